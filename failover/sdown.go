@@ -1,0 +1,112 @@
+package failover
+
+import (
+	"time"
+
+	"github.com/vigil-ha/vigil/topology"
+)
+
+// DefaultInfoPeriod is Sentinel's INFO polling period (sentinel_info_period).
+const DefaultInfoPeriod = 10 * time.Second
+
+// DefaultPingPeriod is Sentinel's PING period (SENTINEL_PING_PERIOD), also the
+// unit of its replica-freshness checks.
+const DefaultPingPeriod = time.Second
+
+// Probe is what the driver knows about one monitored instance (master,
+// replica or peer) when judging whether it is subjectively down.
+type Probe struct {
+	// DownAfter is the instance's down-after period.
+	DownAfter time.Duration
+	// LastAcceptableReply is when the instance last answered a PING with
+	// +PONG, -LOADING or -MASTERDOWN; the time monitoring started if it
+	// never has.
+	LastAcceptableReply time.Time
+	// PingPending is true while a PING sent after LastAcceptableReply has
+	// not been answered acceptably. It does not change the verdict, only
+	// the Reason (ping timeout versus unreachable).
+	PingPending bool
+	// ConfiguredMaster is true when our configuration says the instance is
+	// the master.
+	ConfiguredMaster bool
+	// RoleReported is the role from the instance's latest INFO.
+	RoleReported topology.Role
+	// RoleReportedSince is when the instance started reporting
+	// RoleReported.
+	RoleReportedSince time.Time
+	// InfoPeriod is the INFO polling period; zero means DefaultInfoPeriod.
+	InfoPeriod time.Duration
+}
+
+// DownReason says why an instance is subjectively down.
+type DownReason int
+
+// Reasons returned by Probe.Reason.
+const (
+	// NotDown: the instance is not subjectively down.
+	NotDown DownReason = iota
+	// DownPingTimeout: a PING is outstanding and no acceptable reply came
+	// for longer than DownAfter.
+	DownPingTimeout
+	// DownUnreachable: no PING is outstanding (the link is down or the
+	// driver could not send) and no acceptable reply came for longer than
+	// DownAfter.
+	DownUnreachable
+	// DownRoleMismatch: the configured master has reported role slave for
+	// longer than DownAfter + 2×InfoPeriod.
+	DownRoleMismatch
+)
+
+// String returns a short stable name, suitable as a log field or metric label.
+func (r DownReason) String() string {
+	switch r {
+	case NotDown:
+		return "not-down"
+	case DownPingTimeout:
+		return "ping-timeout"
+	case DownUnreachable:
+		return "unreachable"
+	case DownRoleMismatch:
+		return "role-mismatch"
+	}
+	return "unknown"
+}
+
+// SubjectivelyDown reports whether this node considers the instance down
+// (Sentinel's s_down) at now. See Probe.Reason for the rules.
+func SubjectivelyDown(p Probe, now time.Time) bool {
+	return p.Reason(now) != NotDown
+}
+
+// Reason returns why the instance is subjectively down at now, or NotDown.
+// An instance is down iff
+//
+//   - it has not replied acceptably for more than DownAfter, or
+//   - it is the configured master and has reported role slave for more than
+//     DownAfter + 2×InfoPeriod.
+//
+// Difference from Sentinel: Sentinel measures the first rule from the send
+// time of the oldest unanswered PING when one is pending (and from the last
+// acceptable reply only while disconnected), so a connected instance with no
+// PING in flight is never down. We always measure from the last acceptable
+// reply. The verdict then does not depend on when the driver happened to
+// send its PINGs, comes up to one ping period earlier, and an instance that
+// keeps answering with errors (or a driver that cannot send) still goes down.
+// Sentinel's master-reboot-down-after-period rule is not modelled here.
+func (p Probe) Reason(now time.Time) DownReason {
+	if now.Sub(p.LastAcceptableReply) > p.DownAfter {
+		if p.PingPending {
+			return DownPingTimeout
+		}
+		return DownUnreachable
+	}
+	info := p.InfoPeriod
+	if info <= 0 {
+		info = DefaultInfoPeriod
+	}
+	if p.ConfiguredMaster && p.RoleReported == topology.RoleReplica &&
+		now.Sub(p.RoleReportedSince) > addDur(p.DownAfter, mulDur(info, 2)) {
+		return DownRoleMismatch
+	}
+	return NotDown
+}

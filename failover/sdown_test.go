@@ -1,0 +1,87 @@
+package failover_test
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/failover"
+	"github.com/vigil-ha/vigil/topology"
+)
+
+var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestSubjectivelyDown(t *testing.T) {
+	const downAfter = 30 * time.Second
+	base := failover.Probe{DownAfter: downAfter, LastAcceptableReply: t0, RoleReported: topology.RoleMaster}
+	// master is a configured master that replied acceptably at lastReply.
+	master := func(role topology.Role, since time.Time, info time.Duration, lastReply time.Time) failover.Probe {
+		p := base
+		p.ConfiguredMaster, p.RoleReported, p.RoleReportedSince, p.InfoPeriod = true, role, since, info
+		p.LastAcceptableReply = lastReply
+		return p
+	}
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	tests := []struct {
+		name  string
+		probe failover.Probe
+		now   time.Time
+		want  failover.DownReason
+	}{
+		{"just replied", base, t0, failover.NotDown},
+		{"exactly down-after", base, t0.Add(downAfter), failover.NotDown},
+		{"reply in the future", base, t0.Add(-time.Hour), failover.NotDown},
+		{"past down-after, ping pending", func() failover.Probe { p := base; p.PingPending = true; return p }(), t0.Add(downAfter + time.Millisecond), failover.DownPingTimeout},
+		{"past down-after, no ping pending", base, t0.Add(downAfter + time.Millisecond), failover.DownUnreachable},
+		{"never replied (zero time)", failover.Probe{DownAfter: downAfter}, t0, failover.DownUnreachable},
+		{"zero down-after, same instant", failover.Probe{LastAcceptableReply: t0}, t0, failover.NotDown},
+		{"zero down-after, 1ns later", failover.Probe{LastAcceptableReply: t0}, t0.Add(1), failover.DownUnreachable},
+		{"configured master as slave, at limit (default info 10s)", master(topology.RoleReplica, t0, 0, at(downAfter+20*time.Second)), at(downAfter + 20*time.Second), failover.NotDown},
+		{"configured master as slave, past limit", master(topology.RoleReplica, t0, 0, at(downAfter+20*time.Second)), at(downAfter + 20*time.Second + time.Millisecond), failover.DownRoleMismatch},
+		{"configured master as slave, custom info 1s, past limit", master(topology.RoleReplica, t0, time.Second, at(downAfter)), at(downAfter + 2*time.Second + time.Millisecond), failover.DownRoleMismatch},
+		{"configured master as slave, custom info 1s, at limit", master(topology.RoleReplica, t0, time.Second, at(downAfter)), at(downAfter + 2*time.Second), failover.NotDown},
+		{"configured master as master, replying", master(topology.RoleMaster, t0, 0, at(time.Hour)), at(time.Hour), failover.NotDown},
+		{"configured master as master, silent", master(topology.RoleMaster, t0, 0, t0), at(time.Hour), failover.DownUnreachable},
+		{"configured master as unknown role", master(topology.RoleUnknown, t0, 0, at(time.Hour)), t0.Add(time.Hour), failover.NotDown},
+		{"replica reporting slave for long", func() failover.Probe {
+			p := base
+			p.RoleReported, p.RoleReportedSince, p.LastAcceptableReply = topology.RoleReplica, t0, t0.Add(time.Hour)
+			return p
+		}(), t0.Add(time.Hour), failover.NotDown},
+		{"no reply wins over role mismatch", func() failover.Probe {
+			p := master(topology.RoleReplica, t0, 0, t0)
+			p.PingPending = true
+			return p
+		}(), t0.Add(time.Hour), failover.DownPingTimeout},
+		{"role mismatch while replying", master(topology.RoleReplica, t0, 0, at(time.Hour)), t0.Add(time.Hour), failover.DownRoleMismatch},
+		{"huge down-after does not overflow", func() failover.Probe {
+			p := master(topology.RoleReplica, t0, 0, at(time.Hour))
+			p.DownAfter = math.MaxInt64
+			return p
+		}(), t0.Add(time.Hour), failover.NotDown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.probe.Reason(tc.now); got != tc.want {
+				t.Errorf("Reason = %v, want %v", got, tc.want)
+			}
+			if got, want := failover.SubjectivelyDown(tc.probe, tc.now), tc.want != failover.NotDown; got != want {
+				t.Errorf("SubjectivelyDown = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestDownReasonString(t *testing.T) {
+	for r, want := range map[failover.DownReason]string{
+		failover.NotDown:          "not-down",
+		failover.DownPingTimeout:  "ping-timeout",
+		failover.DownUnreachable:  "unreachable",
+		failover.DownRoleMismatch: "role-mismatch",
+		failover.DownReason(99):   "unknown",
+	} {
+		if got := r.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", int(r), got, want)
+		}
+	}
+}
