@@ -1,0 +1,58 @@
+# vigil — build, test and demo entry points. GNU make.
+#
+#   make test        what CI runs (.ci/run): deps, vet, race tests, short fuzz
+#   make test-short  quick unit tests, no Redis needed for -short-aware tests
+#   make lint        gofmt, go vet, golangci-lint (not part of test)
+#   make demo        master + 2 replicas + one vigil node, see scripts/demo.sh
+
+GO       ?= go
+BIN      ?= bin
+FUZZTIME ?= 10s
+# -race roughly doubles test time; the suite must still fit in ~15 min on 2
+# cores. The 20m timeout is a backstop for hung tests, not the budget.
+TESTFLAGS ?= -race -count=1 -timeout 20m
+
+.PHONY: all deps build test test-short fuzz lint demo bench chaos clean
+
+all: build
+
+## deps: install redis-server and redis-cli (Debian packages) if missing
+deps:
+	@bash scripts/install-deps.sh
+
+## build: compile the vigil binary into bin/vigil
+build:
+	$(GO) build -o $(BIN)/vigil ./cmd/vigil
+
+## test: dependencies, vet, the full test suite with -race, then a short fuzz
+test: deps
+	$(GO) vet ./...
+	$(GO) test $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+## test-short: unit tests only (tests honour testing.Short)
+test-short:
+	$(GO) test -short ./...
+
+## fuzz: run every Fuzz* target for FUZZTIME (default 10s) each
+fuzz:
+	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+## lint: gofmt check, go vet, golangci-lint when available
+lint:
+	@bash scripts/lint.sh
+
+## demo: a local master + 2 replicas watched by one vigil node
+demo:
+	@bash scripts/demo.sh
+
+bench:
+	@echo "bench: not yet implemented"
+
+chaos:
+	@echo "chaos: not yet implemented"
+
+## clean: remove build output and test caches
+clean:
+	rm -rf $(BIN)
+	$(GO) clean -testcache
