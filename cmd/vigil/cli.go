@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/sentinel"
+)
+
+// Exit codes a script can rely on.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the operation failed (e.g. node could not start)
+	exitUsage   = 2 // bad command line or invalid configuration
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func run(args, env []string) int {
+	root := newRoot(env, os.Stdout, os.Stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "vigil:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitUsage
+}
+
+func newRoot(env []string, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "vigil",
+		Short:         "High-availability controller for Redis, speaking the Sentinel protocol",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newRunCmd(env, stderr), newCheckConfigCmd(stdout), newVersionCmd(stdout))
+	return root
+}
+
+func newVersionCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print vigil's version",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			fmt.Fprintln(stdout, "vigil", sentinel.Version)
+		},
+	}
+}
+
+func newCheckConfigCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check-config FILE",
+		Short: "Validate a configuration file and exit (non-zero when it is invalid)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			warnings, err := config.CheckFile(args[0])
+			for _, w := range warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w.String())
+			}
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			fmt.Fprintln(stdout, "configuration OK:", args[0])
+			return nil
+		},
+	}
+}
+
+func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run a vigil node: monitor the configured masters and serve the Sentinel protocol",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, warnings, err := config.Load(config.LoadOptions{File: file, Flags: cmd.Flags(), Env: env})
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			log := newLogger(cfg.Log, stderr)
+			redis.SetLogger(redisLogger{log})
+			for _, w := range warnings {
+				log.Warn("configuration warning", "key", w.Key, "msg", w.Message)
+			}
+			node, err := sentinel.New(*cfg, log)
+			if err != nil {
+				return &exitError{exitFailure, err}
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			if err := node.Run(ctx); err != nil {
+				return &exitError{exitFailure, err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "YAML configuration file")
+	config.BindFlags(cmd.Flags())
+	return cmd
+}
+
+func newLogger(lc config.LogConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: lc.SlogLevel()}
+	if lc.Format == config.FormatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,195 @@
+package config
+
+import (
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/vigil-ha/vigil/topology"
+)
+
+// Defaults. The flags registered by BindFlags show these in their help, and
+// docs/configuration.md lists them; keep the three in step.
+const (
+	// DefaultListen is node.listen: where the node serves the Sentinel
+	// protocol (RESP). 26379 is Sentinel's port, so existing clients work
+	// unchanged.
+	DefaultListen = "127.0.0.1:26379"
+	// DefaultDataDir is node.data-dir: where the node persists its id,
+	// epochs and votes.
+	DefaultDataDir = "./vigil-data"
+	// DefaultGossipBind is gossip.bind: the TCP and UDP address of the gossip
+	// (memberlist) transport.
+	DefaultGossipBind = "127.0.0.1:7946"
+	// DefaultLogLevel is log.level.
+	DefaultLogLevel = "info"
+	// DefaultLogFormat is log.format.
+	DefaultLogFormat = "text"
+	// DefaultDownAfter is a master's down-after: how long an instance may
+	// fail to answer before this node considers it subjectively down.
+	// Sentinel's down-after-milliseconds default.
+	DefaultDownAfter = 30 * time.Second
+	// DefaultFailoverTimeout is a master's failover-timeout. Sentinel's
+	// default.
+	DefaultFailoverTimeout = 3 * time.Minute
+	// DefaultParallelSyncs is a master's parallel-syncs: replicas re-pointed
+	// at the new master at the same time during a failover.
+	DefaultParallelSyncs = 1
+)
+
+// Log levels and formats accepted in log.level and log.format.
+const (
+	LevelDebug = "debug"
+	LevelInfo  = "info"
+	LevelWarn  = "warn"
+	LevelError = "error"
+
+	FormatText = "text"
+	FormatJSON = "json"
+)
+
+// Config is vigil's complete configuration. Build one with Default or Load;
+// Load returns it validated.
+type Config struct {
+	Node   NodeConfig
+	Gossip GossipConfig
+	Log    LogConfig
+	// Masters maps each monitored master's name to its settings. The map
+	// key and MasterConfig.Name are the same string.
+	Masters map[string]MasterConfig
+}
+
+// NodeConfig is the "node" section: this vigil process's identity and
+// client-facing endpoint.
+type NodeConfig struct {
+	// ID is the node's stable identity. Empty means the node generates one
+	// on first start and persists it in DataDir.
+	ID string
+	// Listen is the host:port the Sentinel-protocol (RESP) server binds.
+	// An empty host means all interfaces; port 0 picks a free port.
+	Listen string
+	// Announce is the host:port peers and clients should use to reach
+	// Listen, when that differs (NAT, containers). Empty means Listen.
+	Announce string
+	// DataDir is the directory for the node's persistent state.
+	DataDir string
+}
+
+// GossipConfig is the "gossip" section: membership among vigil nodes.
+type GossipConfig struct {
+	// Bind is the host:port of the gossip transport (TCP and UDP).
+	Bind string
+	// Join lists host:port seeds to contact at start-up. Empty means start
+	// a new cluster (other nodes may join this one).
+	Join []string
+	// Advertise is the host:port other nodes should gossip to, when that
+	// differs from Bind. Empty means Bind.
+	Advertise string
+}
+
+// LogConfig is the "log" section.
+type LogConfig struct {
+	// Level is one of LevelDebug, LevelInfo, LevelWarn, LevelError.
+	Level string
+	// Format is FormatText or FormatJSON.
+	Format string
+}
+
+// MasterConfig is one entry of the "masters" section: a Redis master group to
+// monitor, the equivalent of Sentinel's "sentinel monitor" plus its per-master
+// directives.
+type MasterConfig struct {
+	// Name is the group's name, as clients pass it to
+	// SENTINEL GET-MASTER-ADDR-BY-NAME. Case-sensitive.
+	Name string
+	// Addr is the master's address at start-up.
+	Addr topology.Addr
+	// Quorum is how many vigil nodes must agree the master is unreachable
+	// before it is objectively down. A failover still needs a majority.
+	Quorum int
+	// DownAfter is how long an instance may fail to reply before it is
+	// subjectively down.
+	DownAfter time.Duration
+	// FailoverTimeout bounds a failover's steps and spaces retries.
+	FailoverTimeout time.Duration
+	// ParallelSyncs is how many replicas are re-pointed at once.
+	ParallelSyncs int
+	// AuthUser and AuthPass authenticate to the master and its replicas
+	// (AUTH [user] pass). Both empty means no AUTH.
+	AuthUser string
+	AuthPass string
+}
+
+// Default returns the configuration used when nothing is set: the Default*
+// constants and no masters.
+func Default() Config {
+	return Config{
+		Node: NodeConfig{
+			Listen:  DefaultListen,
+			DataDir: DefaultDataDir,
+		},
+		Gossip: GossipConfig{
+			Bind: DefaultGossipBind,
+		},
+		Log: LogConfig{
+			Level:  DefaultLogLevel,
+			Format: DefaultLogFormat,
+		},
+		Masters: map[string]MasterConfig{},
+	}
+}
+
+// NewMaster returns a master with the given name, address and quorum and
+// every other setting at its default, as SENTINEL MONITOR creates one.
+func NewMaster(name string, addr topology.Addr, quorum int) MasterConfig {
+	return MasterConfig{
+		Name:            name,
+		Addr:            addr,
+		Quorum:          quorum,
+		DownAfter:       DefaultDownAfter,
+		FailoverTimeout: DefaultFailoverTimeout,
+		ParallelSyncs:   DefaultParallelSyncs,
+	}
+}
+
+// MasterNames returns the names of the configured masters, sorted.
+func (c Config) MasterNames() []string {
+	names := make([]string, 0, len(c.Masters))
+	for name := range c.Masters {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SlogLevel maps Level to a slog.Level; anything unrecognised is Info.
+func (l LogConfig) SlogLevel() slog.Level {
+	switch l.Level {
+	case LevelDebug:
+		return slog.LevelDebug
+	case LevelWarn:
+		return slog.LevelWarn
+	case LevelError:
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// LogValue renders the master for slog with the password redacted.
+func (m MasterConfig) LogValue() slog.Value {
+	pass := ""
+	if m.AuthPass != "" {
+		pass = "******"
+	}
+	return slog.GroupValue(
+		slog.String("name", m.Name),
+		slog.String("addr", m.Addr.String()),
+		slog.Int("quorum", m.Quorum),
+		slog.Duration("down-after", m.DownAfter),
+		slog.Duration("failover-timeout", m.FailoverTimeout),
+		slog.Int("parallel-syncs", m.ParallelSyncs),
+		slog.String("auth-user", m.AuthUser),
+		slog.String("auth-pass", pass),
+	)
+}

@@ -1,0 +1,379 @@
+package sentinel
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// command is one top-level command of the Sentinel-protocol port. arity
+// follows redis-server's convention: n > 0 means exactly n arguments
+// (command name included), n < 0 means at least -n.
+type command struct {
+	arity int
+	// pubsubOK commands may run while a RESP2 client is subscribed.
+	pubsubOK bool
+	run      func(n *Node, c *clientConn, args []string) (quit bool)
+}
+
+// commandTable lists the commands a sentinel answers; everything else gets
+// redis-server's unknown-command error. Built per call: no package state.
+func commandTable() map[string]command {
+	return map[string]command{
+		"ping":         {arity: -1, pubsubOK: true, run: cmdPing},
+		"info":         {arity: -1, run: cmdInfo},
+		"role":         {arity: 1, run: cmdRole},
+		"sentinel":     {arity: -2, run: cmdSentinel},
+		"hello":        {arity: -1, run: cmdHello},
+		"auth":         {arity: -2, run: cmdAuth},
+		"client":       {arity: -2, run: cmdClient},
+		"command":      {arity: -1, run: cmdCommand},
+		"subscribe":    {arity: -2, pubsubOK: true, run: cmdSubscribe},
+		"psubscribe":   {arity: -2, pubsubOK: true, run: cmdPSubscribe},
+		"unsubscribe":  {arity: -1, pubsubOK: true, run: cmdUnsubscribe},
+		"punsubscribe": {arity: -1, pubsubOK: true, run: cmdPUnsubscribe},
+		"quit":         {arity: -1, pubsubOK: true, run: cmdQuit},
+		"reset":        {arity: 1, pubsubOK: true, run: cmdReset},
+	}
+}
+
+// dispatch runs one command and writes its reply. Requires c.mu.
+func (n *Node) dispatch(c *clientConn, raw [][]byte) (quit bool) {
+	args := make([]string, len(raw))
+	for i, a := range raw {
+		args[i] = string(a)
+	}
+	name := strings.ToLower(args[0])
+	cmd, ok := n.commands[name]
+	if !ok {
+		c.w.Error(unknownCommandError(args))
+		return false
+	}
+	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
+		c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", name))
+		return false
+	}
+	if c.subscribed() && c.w.Proto < 3 && !cmd.pubsubOK {
+		full := name
+		if name == "sentinel" || name == "client" || name == "command" {
+			if len(args) > 1 {
+				full += "|" + strings.ToLower(args[1])
+			}
+		}
+		c.w.Error(fmt.Sprintf("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", full))
+		return false
+	}
+	return cmd.run(n, c, args)
+}
+
+// unknownCommandError is redis-server's error text for an unknown command,
+// quoting the first arguments up to 128 bytes.
+func unknownCommandError(args []string) string {
+	var b strings.Builder
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		a = a[:min(len(a), 128-b.Len())]
+		b.WriteString("'" + a + "' ")
+	}
+	cmd := args[0][:min(len(args[0]), 128)]
+	return fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", cmd, b.String())
+}
+
+func subcommandError(sub, cmd string) string {
+	return fmt.Sprintf("ERR unknown subcommand '%s'. Try %s HELP.", sub[:min(len(sub), 128)], strings.ToUpper(cmd))
+}
+
+func subArityError(cmd, sub string) string {
+	return fmt.Sprintf("ERR wrong number of arguments for '%s|%s' command", cmd, strings.ToLower(sub))
+}
+
+func cmdPing(n *Node, c *clientConn, args []string) bool {
+	if len(args) > 2 {
+		c.w.Error("ERR wrong number of arguments for 'ping' command")
+		return false
+	}
+	if c.subscribed() && c.w.Proto < 3 {
+		c.w.Array(2)
+		c.w.Bulk("pong")
+		if len(args) == 2 {
+			c.w.Bulk(args[1])
+		} else {
+			c.w.Bulk("")
+		}
+		return false
+	}
+	if len(args) == 2 {
+		c.w.Bulk(args[1])
+		return false
+	}
+	c.w.Simple("PONG")
+	return false
+}
+
+func cmdQuit(n *Node, c *clientConn, args []string) bool {
+	c.w.Simple("OK")
+	return true
+}
+
+func cmdReset(n *Node, c *clientConn, args []string) bool {
+	if c.sub != nil {
+		n.bus.update(func() {
+			clear(c.sub.channels)
+			clear(c.sub.patterns)
+		})
+	}
+	c.name = ""
+	c.w.Proto = 2
+	c.w.Simple("RESET")
+	return false
+}
+
+func cmdRole(n *Node, c *clientConn, args []string) bool {
+	n.mu.Lock()
+	names := n.cfg.MasterNames()
+	n.mu.Unlock()
+	c.w.Array(2)
+	c.w.Bulk("sentinel")
+	c.w.BulkStrings(names)
+	return false
+}
+
+func cmdHello(n *Node, c *clientConn, args []string) bool {
+	proto := c.w.Proto
+	i := 1
+	if len(args) > 1 {
+		v, err := strconv.Atoi(args[1])
+		if err != nil {
+			c.w.Error("ERR Protocol version is not an integer or out of range")
+			return false
+		}
+		if v < 2 || v > 3 {
+			c.w.Error("NOPROTO unsupported protocol version")
+			return false
+		}
+		proto = v
+		i = 2
+	}
+	name := c.name
+	for ; i < len(args); i++ {
+		opt := strings.ToLower(args[i])
+		switch {
+		case opt == "auth" && i+2 < len(args):
+			i += 2
+		case opt == "setname" && i+1 < len(args):
+			if !validClientName(args[i+1]) {
+				c.w.Error("ERR Client names cannot contain spaces, newlines or special characters.")
+				return false
+			}
+			name = args[i+1]
+			i++
+		default:
+			c.w.Error(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", args[i]))
+			return false
+		}
+	}
+	c.w.Proto = proto
+	c.name = name
+	c.w.Map(6)
+	c.w.Bulk("server")
+	c.w.Bulk("redis")
+	c.w.Bulk("version")
+	c.w.Bulk(redisCompatVersion)
+	c.w.Bulk("proto")
+	c.w.Int(int64(proto))
+	c.w.Bulk("id")
+	c.w.Int(c.id)
+	c.w.Bulk("mode")
+	c.w.Bulk("sentinel")
+	c.w.Bulk("modules")
+	c.w.Array(0)
+	return false
+}
+
+func cmdAuth(n *Node, c *clientConn, args []string) bool {
+	if len(args) > 3 {
+		c.w.Error("ERR syntax error")
+		return false
+	}
+	c.w.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+	return false
+}
+
+func validClientName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '!' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func cmdClient(n *Node, c *clientConn, args []string) bool {
+	sub := strings.ToLower(args[1])
+	switch sub {
+	case "setname":
+		if len(args) != 3 {
+			c.w.Error(subArityError("client", sub))
+			return false
+		}
+		if !validClientName(args[2]) {
+			c.w.Error("ERR Client names cannot contain spaces, newlines or special characters.")
+			return false
+		}
+		c.name = args[2]
+		c.w.Simple("OK")
+	case "getname":
+		if c.name == "" {
+			c.w.NullBulk()
+		} else {
+			c.w.Bulk(c.name)
+		}
+	case "id":
+		c.w.Int(c.id)
+	case "setinfo":
+		if len(args) != 4 {
+			c.w.Error(subArityError("client", sub))
+			return false
+		}
+		c.w.Simple("OK")
+	case "info":
+		c.w.Verbatim(c.infoLine() + "\n")
+	case "list":
+		var b strings.Builder
+		n.conns.Range(func(k, _ any) bool {
+			other := k.(*clientConn)
+			if other == c {
+				b.WriteString(c.infoLine())
+			} else {
+				other.mu.Lock()
+				b.WriteString(other.infoLine())
+				other.mu.Unlock()
+			}
+			b.WriteByte('\n')
+			return true
+		})
+		c.w.Verbatim(b.String())
+	case "help":
+		c.w.BulkStrings([]string{
+			"CLIENT <subcommand> [<arg> ...]. Subcommands are:",
+			"GETNAME", "    Return the name of the current connection.",
+			"ID", "    Return the ID of the current connection.",
+			"INFO", "    Return information about the current client connection.",
+			"LIST", "    Return information about client connections.",
+			"SETNAME <name>", "    Assign the name <name> to the current connection.",
+			"SETINFO <option> <value>", "    Set client meta attr (lib-name, lib-ver).",
+		})
+	default:
+		c.w.Error(subcommandError(args[1], "client"))
+	}
+	return false
+}
+
+// infoLine describes a client as CLIENT LIST does. Requires c.mu.
+func (c *clientConn) infoLine() string {
+	sub, psub := 0, 0
+	if c.sub != nil {
+		sub, psub = len(c.sub.channels), len(c.sub.patterns)
+	}
+	age := int64(0)
+	if !c.created.IsZero() {
+		age = int64(timeSince(c.created).Seconds())
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s name=%s age=%d sub=%d psub=%d resp=%d cmd=%s",
+		c.id, c.netConn.RemoteAddr(), c.netConn.LocalAddr(), c.name, age, sub, psub, c.w.Proto, c.lastCmd)
+}
+
+func cmdCommand(n *Node, c *clientConn, args []string) bool {
+	if len(args) == 1 {
+		c.w.Array(0)
+		return false
+	}
+	switch sub := strings.ToLower(args[1]); sub {
+	case "count":
+		c.w.Int(int64(len(n.commands)))
+	case "docs", "info":
+		c.w.Map(0)
+	case "list":
+		names := make([]string, 0, len(n.commands))
+		for k := range n.commands {
+			names = append(names, k)
+		}
+		c.w.BulkStrings(sortedStrings(names))
+	default:
+		c.w.Error(subcommandError(args[1], "command"))
+	}
+	return false
+}
+
+func (c *clientConn) subscribed() bool {
+	return c.sub != nil && (len(c.sub.channels) > 0 || len(c.sub.patterns) > 0)
+}
+
+func (n *Node) ensureSub(c *clientConn) {
+	if c.sub == nil {
+		c.sub = n.bus.subscribe()
+	}
+}
+
+func (c *clientConn) subCount() int64 {
+	return int64(len(c.sub.channels) + len(c.sub.patterns))
+}
+
+func cmdSubscribe(n *Node, c *clientConn, args []string) bool {
+	n.ensureSub(c)
+	for _, ch := range args[1:] {
+		n.bus.update(func() { c.sub.channels[ch] = struct{}{} })
+		c.w.Push(3)
+		c.w.Bulk("subscribe")
+		c.w.Bulk(ch)
+		c.w.Int(c.subCount())
+	}
+	return false
+}
+
+func cmdPSubscribe(n *Node, c *clientConn, args []string) bool {
+	n.ensureSub(c)
+	for _, p := range args[1:] {
+		n.bus.update(func() { c.sub.patterns[p] = struct{}{} })
+		c.w.Push(3)
+		c.w.Bulk("psubscribe")
+		c.w.Bulk(p)
+		c.w.Int(c.subCount())
+	}
+	return false
+}
+
+func cmdUnsubscribe(n *Node, c *clientConn, args []string) bool {
+	return n.unsubscribe(c, args[1:], "unsubscribe", func(s *subscriber) map[string]struct{} { return s.channels })
+}
+
+func cmdPUnsubscribe(n *Node, c *clientConn, args []string) bool {
+	return n.unsubscribe(c, args[1:], "punsubscribe", func(s *subscriber) map[string]struct{} { return s.patterns })
+}
+
+// unsubscribe removes the named channels or patterns (all of them when none
+// is named) and confirms each, as redis-server does.
+func (n *Node) unsubscribe(c *clientConn, names []string, kind string, set func(*subscriber) map[string]struct{}) bool {
+	n.ensureSub(c)
+	m := set(c.sub)
+	if len(names) == 0 {
+		names = sortedStrings(keys(m))
+		if len(names) == 0 {
+			c.w.Push(3)
+			c.w.Bulk(kind)
+			c.w.NullBulk()
+			c.w.Int(c.subCount())
+			return false
+		}
+	}
+	for _, name := range names {
+		n.bus.update(func() { delete(m, name) })
+		c.w.Push(3)
+		c.w.Bulk(kind)
+		c.w.Bulk(name)
+		c.w.Int(c.subCount())
+	}
+	return false
+}

@@ -1,0 +1,289 @@
+package sentinel
+
+import (
+	"context"
+	"time"
+
+	"github.com/vigil-ha/vigil/failover"
+	"github.com/vigil-ha/vigil/topology"
+)
+
+// convertRetry spaces repeated REPLICAOF commands to one misconfigured
+// instance.
+const convertRetry = 2 * time.Second
+
+// stepAttemptLocked drives the current failover attempt of g one tick
+// forward: the election first, then the state machine with a fresh
+// snapshot. Requires n.mu.
+func (n *Node) stepAttemptLocked(g *group, now time.Time) {
+	a := g.attempt
+	if a == nil {
+		return
+	}
+	if a.m.State() == failover.StateWaitStart && !a.won {
+		switch n.tallyLocked(g) {
+		case failover.VoteWon:
+			a.won = true
+			n.applyLocked(g, a.m.Step(now, failover.Elected{}))
+		case failover.VoteLost:
+			n.applyLocked(g, a.m.Step(now, failover.NotElected{}))
+		default:
+			if now.Sub(a.lastAsk) >= askPeriod {
+				n.askPeersLocked(g, now)
+			}
+		}
+	}
+	if g.attempt == a {
+		n.applyLocked(g, a.m.Step(now, n.snapshotLocked(g, now)))
+	}
+}
+
+// snapshotLocked describes g's replicas for the failover machine.
+func (n *Node) snapshotLocked(g *group, now time.Time) failover.Snapshot {
+	s := failover.Snapshot{Master: failover.MasterView{
+		SDown: g.master.sdown, SDownSince: g.master.sdownSince,
+		DownAfter: g.cfg.DownAfter, InfoPeriod: infoPeriod, PingPeriod: pingPeriod,
+	}}
+	for _, r := range g.sortedReplicas() {
+		c := failover.Candidate{
+			Addr:                r.addr,
+			RunID:               r.runID,
+			SDown:               r.sdown,
+			Disconnected:        !r.connected,
+			LastAcceptableReply: r.lastOKReply,
+			InfoRefreshed:       r.infoAt,
+			Priority:            r.info.ReplicaPriority,
+			Offset:              r.info.ReplicaReplOffset,
+			RoleReported:        r.roleReported,
+			LinkUp:              r.info.MasterLinkUp,
+		}
+		if r.info.MasterLinkDownSinceSecs > 0 {
+			c.MasterLinkDownFor = time.Duration(r.info.MasterLinkDownSinceSecs) * time.Second
+		}
+		if a, ok := r.info.ReplicaOf(); ok {
+			c.ReplicaOf = a
+		}
+		if r.infoAt.IsZero() {
+			c.Priority = 100
+		}
+		s.Replicas = append(s.Replicas, c)
+	}
+	return s
+}
+
+// applyLocked executes the actions the machine returned. Redis commands run
+// on their own goroutines and feed their result back as the next input.
+// Requires n.mu.
+func (n *Node) applyLocked(g *group, actions []failover.Action) {
+	a := g.attempt
+	for _, act := range actions {
+		switch act := act.(type) {
+		case failover.Event:
+			payload := "master " + act.Master + " " + act.MasterAddr.Host + " " + act.MasterAddr.PortString()
+			if !act.Replica.IsZero() {
+				payload = "slave " + act.Replica.String() + " " + act.Replica.Host + " " + act.Replica.PortString() + " @ " + act.Master + " " + act.MasterAddr.Host + " " + act.MasterAddr.PortString()
+			}
+			n.emit(Event{Type: string(act.Type), Warning: true, Payload: payload})
+			if act.Type == failover.EventSelectedSlave {
+				for _, r := range g.sortedReplicas() {
+					n.log.Info("replica considered", "master", g.name(), "replica", r.addr.String(),
+						"offset", r.info.ReplicaReplOffset, "priority", r.info.ReplicaPriority,
+						"info-age", time.Since(r.infoAt).String(), "s_down", r.sdown)
+				}
+			}
+		case failover.Promote:
+			n.runCommand(g, a, act.Replica, topology.Addr{}, func(err error) failover.Input { return failover.PromoteResult{Err: err} })
+		case failover.Repoint:
+			n.runCommand(g, a, act.Replica, act.To, func(err error) failover.Input {
+				return failover.RepointResult{Replica: act.Replica, Err: err}
+			})
+		case failover.Promoted:
+			// From now on the promoted replica is the master we advertise.
+			g.configEpoch = act.Epoch
+			rec := n.state.Masters[g.name()]
+			rec.Addr, rec.ConfigEpoch = act.NewMaster.String(), act.Epoch
+			n.saveStateLocked()
+			n.broadcastLocked()
+		case failover.Finished:
+			g.attempt = nil
+			n.switchMasterLocked(g, act.NewMaster, act.Epoch)
+		case failover.Aborted:
+			g.attempt = nil
+			n.log.Warn("failover aborted", "master", g.name(), "reason", act.Reason.String(), "rejected", len(act.Rejected))
+			for _, r := range act.Rejected {
+				n.log.Warn("replica not promotable", "master", g.name(), "replica", r.Addr.String(), "reason", r.Reason.String())
+			}
+			if act.Reason == failover.AbortNotElected || act.Reason == failover.AbortNoGoodReplica {
+				g.nextAttempt = failover.NextAttempt(time.Now(), g.cfg.FailoverTimeout, jitter())
+			} else {
+				g.nextAttempt = failover.HoldOff(time.Now(), g.cfg.FailoverTimeout, jitter())
+			}
+		}
+	}
+}
+
+// runCommand runs REPLICAOF on addr (NO ONE when to is zero) in the
+// background and steps the attempt with its result, then asks for a fresh
+// INFO so the effect is seen without waiting for the next poll.
+func (n *Node) runCommand(g *group, a *attempt, addr, to topology.Addr, result func(error) failover.Input) {
+	ctx := n.runCtx
+	act := n.actions
+	mc := g.cfg
+	n.bgWG.Go(func() {
+		err := act.replicaOf(ctx, mc, addr, to)
+		if err != nil {
+			n.log.Warn("reconfiguration command failed", "master", mc.Name, "addr", addr.String(), "err", err)
+		}
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if inst := n.instanceLocked(g, addr); inst != nil && inst.link != nil {
+			inst.link.requestInfo()
+		}
+		if g.attempt == a {
+			n.applyLocked(g, a.m.Step(time.Now(), result(err)))
+		}
+	})
+}
+
+func (n *Node) instanceLocked(g *group, addr topology.Addr) *instance {
+	if g.master.addr == addr {
+		return g.master
+	}
+	return g.replicas[addr.String()]
+}
+
+// switchMasterLocked makes addr g's master (Sentinel's
+// sentinelResetMasterAndChangeAddress): the old master becomes a replica to
+// be converted when it comes back, the other replicas stay, monitoring
+// links are kept. Emits +switch-master and persists. Requires n.mu.
+func (n *Node) switchMasterLocked(g *group, addr topology.Addr, epoch uint64) {
+	old := g.master
+	if addr == old.addr {
+		g.configEpoch = epoch
+		return
+	}
+	nm := g.replicas[addr.String()]
+	if nm == nil {
+		nm = n.newInstance(g, addr)
+	}
+	delete(g.replicas, addr.String())
+	g.replicas[old.addr.String()] = old
+	g.master = nm
+	g.configEpoch = epoch
+	g.odown, g.odownSince = false, time.Time{}
+	n.startLink(nm)
+	rec := n.state.Masters[g.name()]
+	rec.Addr, rec.ConfigEpoch = addr.String(), epoch
+	rec.KnownReplicas = rec.KnownReplicas[:0]
+	for k := range g.replicas {
+		rec.KnownReplicas = append(rec.KnownReplicas, k)
+	}
+	n.saveStateLocked()
+	n.emit(Event{Type: "+switch-master", Warning: true, Payload: g.name() + " " + old.addr.Host + " " + old.addr.PortString() + " " + addr.Host + " " + addr.PortString()})
+	n.broadcastLocked()
+	for _, inst := range n.instances(g) {
+		if inst.link != nil {
+			inst.link.requestInfo()
+		}
+	}
+}
+
+// fixReplicasLocked turns instances that disagree with the configuration
+// back in line: an instance we know as a replica that reports role master
+// (the old master returning) is re-pointed at once (+convert-to-slave), and
+// a replica following another master after failover-timeout
+// (+fix-slave-config). Only when the master is healthy from here, no
+// failover of ours is running, and this node hears from a majority of the
+// peers that monitor the master, so a node cut off from the others never
+// undoes a failover it has not heard about. Requires n.mu.
+func (n *Node) fixReplicasLocked(g *group, now time.Time) {
+	m := g.master
+	if g.attempt != nil || m.sdown || m.roleReported != topology.RoleMaster || now.Sub(m.infoAt) > 2*infoPeriod || n.tiltLocked() {
+		return
+	}
+	if !n.hearsMajorityLocked(g, now) {
+		return
+	}
+	for _, r := range g.sortedReplicas() {
+		if r.sdown || r.infoAt.IsZero() || now.Sub(r.lastFix) < convertRetry {
+			continue
+		}
+		switch {
+		case r.roleReported == topology.RoleMaster:
+			r.lastFix = now
+			n.emit(Event{Type: "+convert-to-slave", Payload: n.instanceRef(r)})
+			n.repointAsync(g, r.addr, m.addr)
+		case r.roleReported == topology.RoleReplica:
+			to, ok := r.info.ReplicaOf()
+			if !ok || to == m.addr {
+				r.wrongMasterSince = time.Time{}
+				continue
+			}
+			if r.wrongMasterSince.IsZero() {
+				r.wrongMasterSince = now
+			}
+			if now.Sub(r.wrongMasterSince) > g.cfg.FailoverTimeout {
+				r.lastFix = now
+				n.emit(Event{Type: "+fix-slave-config", Payload: n.instanceRef(r)})
+				n.repointAsync(g, r.addr, m.addr)
+			}
+		}
+	}
+}
+
+func (n *Node) repointAsync(g *group, addr, to topology.Addr) {
+	ctx, act, mc := n.runCtx, n.actions, g.cfg
+	n.bgWG.Go(func() {
+		if err := act.replicaOf(ctx, mc, addr, to); err != nil {
+			n.log.Warn("re-pointing replica failed", "master", mc.Name, "replica", addr.String(), "err", err)
+		}
+		n.mu.Lock()
+		if inst := n.instanceLocked(g, addr); inst != nil && inst.link != nil {
+			inst.link.requestInfo()
+		}
+		n.mu.Unlock()
+	})
+}
+
+// hearsMajorityLocked reports whether this node has fresh state from enough
+// peers of g to be on the majority side: self plus fresh peers reach a
+// majority of all known voters. Requires n.mu.
+func (n *Node) hearsMajorityLocked(g *group, now time.Time) bool {
+	heard := 1
+	for id := range g.peers {
+		if p := n.peers[id]; p != nil && p.alive && now.Sub(p.lastState) <= opinionMaxAge {
+			heard++
+		}
+	}
+	return heard >= failover.Majority(len(g.peers)+1)
+}
+
+// broadcastLocked pushes this node's state to peers now. Requires n.mu.
+func (n *Node) broadcastLocked() {
+	if n.cluster != nil {
+		n.cluster.Broadcast(n.localStateLocked())
+	}
+}
+
+// manualFailover starts a failover without agreement (SENTINEL FAILOVER).
+func (n *Node) manualFailover(name string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	g := n.groups[name]
+	if g == nil {
+		return errNoSuchMaster
+	}
+	if g.attempt != nil {
+		return errInProgress
+	}
+	now := time.Now()
+	_, ok, _ := failover.SelectReplica(n.snapshotLocked(g, now).Master, n.snapshotLocked(g, now).Replicas, now)
+	if !ok {
+		return errNoGoodSlave
+	}
+	n.startAttemptLocked(g, now, true)
+	n.stepAttemptLocked(g, now)
+	return nil
+}
+
+var _ = context.Background

@@ -1,0 +1,134 @@
+package sentinel
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/internal/redistest"
+)
+
+// TestSingleNodeMonitoring is the foundation's end-to-end check with real
+// redis-server processes and the real redis-cli: discovery of the master and
+// its replicas, s_down after kill -9 within down-after + 2 s, cleared after
+// restart, and the +sdown/-sdown events on the Pub/Sub port.
+func TestSingleNodeMonitoring(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	grp := redistest.StartGroup(t, 2, redistest.Options{})
+	ctx := context.Background()
+	mc := grp.Master.Client()
+	for i := range 100 {
+		if err := mc.Set(ctx, "k"+strconv.Itoa(i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	redistest.WaitFor(t, 10*time.Second, "replicas to catch up", func() bool {
+		mo := replOffset(grp.Master, "master_repl_offset")
+		for _, r := range grp.Replicas {
+			if replOffset(r, "slave_repl_offset") != mo {
+				return false
+			}
+		}
+		return mo > 0
+	})
+
+	const downAfter = time.Second
+	cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": master(t, grp.Master.Addr(), 1, downAfter)})
+	n := startNode(t, cfg)
+
+	got := redisCLI(t, n.Addr(), "SENTINEL", "get-master-addr-by-name", "mymaster")
+	if want := "127.0.0.1\n" + strconv.Itoa(grp.Master.Port); got != want {
+		t.Fatalf("get-master-addr-by-name = %q, want %q", got, want)
+	}
+
+	redistest.WaitFor(t, 15*time.Second, "both replicas listed with offsets", func() bool {
+		out := redisCLI(t, n.Addr(), "SENTINEL", "replicas", "mymaster")
+		seen := 0
+		for _, r := range grp.Replicas {
+			for _, block := range splitInstances(out) {
+				f := fieldMap(block)
+				if f["port"] == strconv.Itoa(r.Port) && f["master-link-status"] == "ok" {
+					if off, err := strconv.ParseInt(f["slave-repl-offset"], 10, 64); err == nil && off > 0 {
+						seen++
+					}
+				}
+			}
+		}
+		return seen == 2
+	})
+
+	// Watch events through the Pub/Sub port with a real client.
+	sc := redis.NewClient(&redis.Options{Addr: n.Addr()})
+	defer sc.Close()
+	ps := sc.Subscribe(ctx, "+sdown", "-sdown")
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events := ps.Channel()
+
+	grp.Master.Kill()
+	killed := time.Now()
+	redistest.WaitFor(t, downAfter+2*time.Second, "s_down in master flags within down-after + 2s", func() bool {
+		return strings.Contains(fieldMap(redisCLI(t, n.Addr(), "SENTINEL", "master", "mymaster"))["flags"], "s_down")
+	})
+	t.Logf("s_down seen %v after kill -9 (down-after %v)", time.Since(killed), downAfter)
+	expectEvent(t, events, "+sdown", "master mymaster 127.0.0.1 "+strconv.Itoa(grp.Master.Port))
+
+	grp.Master.Restart(t)
+	redistest.WaitFor(t, 10*time.Second, "s_down cleared after restart", func() bool {
+		return !strings.Contains(fieldMap(redisCLI(t, n.Addr(), "SENTINEL", "master", "mymaster"))["flags"], "s_down")
+	})
+	expectEvent(t, events, "-sdown", "master mymaster 127.0.0.1 "+strconv.Itoa(grp.Master.Port))
+}
+
+func replOffset(s *redistest.Server, field string) int64 {
+	info, err := s.Info(context.Background(), "replication")
+	if err != nil {
+		return -1
+	}
+	v, _ := strconv.ParseInt(info[field], 10, 64)
+	return v
+}
+
+// splitInstances splits redis-cli's output of an array of instance maps
+// into one block per instance (each starts with the "name" field).
+func splitInstances(out string) []string {
+	var blocks []string
+	lines := strings.Split(out, "\n")
+	start := -1
+	for i := 0; i+1 < len(lines); i += 2 {
+		if lines[i] == "name" {
+			if start >= 0 {
+				blocks = append(blocks, strings.Join(lines[start:i], "\n"))
+			}
+			start = i
+		}
+	}
+	if start >= 0 {
+		blocks = append(blocks, strings.Join(lines[start:], "\n"))
+	}
+	return blocks
+}
+
+func expectEvent(t *testing.T, ch <-chan *redis.Message, typ, payload string) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m := <-ch:
+			if m.Channel == typ && m.Payload == payload {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no %s %q event", typ, payload)
+		}
+	}
+}

@@ -1,0 +1,548 @@
+package sentinel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/failover"
+	"github.com/vigil-ha/vigil/sentinel/cluster"
+	"github.com/vigil-ha/vigil/topology"
+)
+
+// tickPeriod is how often the node re-evaluates its decisions (s_down,
+// o_down, failover steps). Decisions are cheap; a short tick keeps
+// reaction time low.
+const tickPeriod = 100 * time.Millisecond
+
+// Version is vigil's version, reported in INFO.
+const Version = "0.1.0"
+
+// redisCompatVersion is the redis_version vigil reports in INFO and HELLO:
+// the Sentinel protocol level it implements, for clients that check it.
+const redisCompatVersion = "7.2.0"
+
+// Node is one vigil node. Create it with New, then call Run.
+type Node struct {
+	cfg   config.Config
+	log   *slog.Logger
+	store *store
+	bus   *bus
+	id    string
+	start time.Time
+
+	ln           net.Listener
+	commands     map[string]command
+	sentinelCmds map[string]sentinelSub
+	clientID     atomic.Int64
+	conns        sync.Map // *clientConn → struct{}; for CLIENT LIST and shutdown
+
+	cluster *cluster.Cluster
+	actions redisActions
+
+	mu      sync.Mutex
+	state   *DurableState
+	groups  map[string]*group
+	peers   map[string]*peer
+	runCtx  context.Context
+	linksWG sync.WaitGroup
+	bgWG    sync.WaitGroup // reconfiguration commands and peer sends
+}
+
+// New creates a node from a validated configuration. It reads (or creates)
+// the durable state in cfg.Node.DataDir; a corrupt state file is an error.
+func New(cfg config.Config, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := openStore(cfg.Node.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	state, err := st.load()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:    cfg,
+		log:    log,
+		store:  st,
+		bus:    newBus(log),
+		start:  time.Now(),
+		state:  state,
+		groups: map[string]*group{},
+		peers:  map[string]*peer{},
+
+		commands:     commandTable(),
+		sentinelCmds: sentinelTable(),
+	}
+	switch {
+	case cfg.Node.ID != "":
+		n.id = cfg.Node.ID
+	case state.NodeID != "":
+		n.id = state.NodeID
+	default:
+		if n.id, err = newNodeID(); err != nil {
+			return nil, err
+		}
+	}
+	dirty := state.NodeID != n.id
+	state.NodeID = n.id
+	n.actions = redisActions{clientName: "vigil-" + n.id[:min(8, len(n.id))] + "-cmd"}
+	for _, name := range cfg.MasterNames() {
+		mc := cfg.Masters[name]
+		g := &group{cfg: mc, replicas: map[string]*instance{}, peers: map[string]struct{}{}}
+		addr := mc.Addr
+		rec := state.Masters[name]
+		if rec == nil || rec.ConfiguredAddr != mc.Addr.String() {
+			// New master, or the operator changed its address: the
+			// configuration wins over what was recorded.
+			rec = &MasterRecord{ConfiguredAddr: mc.Addr.String(), Addr: mc.Addr.String()}
+			state.Masters[name] = rec
+			dirty = true
+		} else if a, err := topology.ParseAddr(rec.Addr); err == nil {
+			addr = a
+			g.configEpoch = rec.ConfigEpoch
+		}
+		g.master = n.newInstance(g, addr)
+		for _, r := range rec.KnownReplicas {
+			if a, err := topology.ParseAddr(r); err == nil && a != addr {
+				g.replicas[a.String()] = n.newInstance(g, a)
+			}
+		}
+		for _, p := range rec.KnownPeers {
+			g.peers[p.ID] = struct{}{}
+			n.peerLocked(p.ID).respAddr = p.Addr
+		}
+		n.groups[name] = g
+	}
+	for name := range state.Masters {
+		if _, ok := cfg.Masters[name]; !ok {
+			delete(state.Masters, name)
+			dirty = true
+		}
+	}
+	if dirty {
+		if err := n.store.save(state); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// ID returns the node's persistent id (Sentinel's myid).
+func (n *Node) ID() string { return n.id }
+
+// Listen binds the Sentinel-protocol port. Run calls it if it was not
+// called before; tests call it first to learn the port.
+func (n *Node) Listen() error {
+	if n.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", n.cfg.Node.Listen)
+	if err != nil {
+		return fmt.Errorf("node.listen %q: %w", n.cfg.Node.Listen, err)
+	}
+	n.ln = ln
+	if n.cfg.Gossip.Bind == "" {
+		return nil
+	}
+	c, err := cluster.New(cluster.Config{
+		NodeID:    n.id,
+		RESPAddr:  n.announceAddr(),
+		Bind:      n.cfg.Gossip.Bind,
+		Advertise: n.cfg.Gossip.Advertise,
+		Join:      n.cfg.Gossip.Join,
+		Logger:    n.log.With("component", "gossip"),
+	}, n)
+	if err != nil {
+		_ = ln.Close()
+		n.ln = nil
+		return fmt.Errorf("gossip.bind %q: %w", n.cfg.Gossip.Bind, err)
+	}
+	n.cluster = c
+	return nil
+}
+
+// announceAddr is the Sentinel-protocol address peers and clients are told.
+func (n *Node) announceAddr() string {
+	if n.cfg.Node.Announce != "" {
+		return n.cfg.Node.Announce
+	}
+	return n.ln.Addr().String()
+}
+
+// GossipAddr is the address of this node's gossip transport, once
+// listening; empty when gossip is off.
+func (n *Node) GossipAddr() string {
+	if n.cluster == nil {
+		return ""
+	}
+	return n.cluster.GossipAddr()
+}
+
+// Addr is the address the RESP server listens on (after Listen).
+func (n *Node) Addr() string {
+	if n.ln == nil {
+		return ""
+	}
+	return n.ln.Addr().String()
+}
+
+// Run serves until ctx is cancelled, then stops every goroutine it started
+// and returns. It returns an error only if the node could not start.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.Listen(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+
+	n.mu.Lock()
+	n.runCtx = ctx
+	for _, name := range n.cfg.MasterNames() {
+		g := n.groups[name]
+		n.emit(Event{Type: "+monitor", Warning: true, Payload: n.instanceRef(g.master) + " quorum " + strconv.Itoa(g.cfg.Quorum)})
+		n.startLink(g.master)
+		for _, r := range g.sortedReplicas() {
+			n.startLink(r)
+		}
+	}
+	n.mu.Unlock()
+	n.log.Info("vigil node started", "id", n.id, "listen", n.Addr(), "masters", len(n.groups))
+
+	wg.Go(func() { n.serve(ctx) })
+	wg.Go(func() { n.tickLoop(ctx) })
+	if n.cluster != nil {
+		wg.Go(func() {
+			if err := n.cluster.Run(ctx); err != nil {
+				n.log.Error("gossip stopped", "err", err)
+			}
+		})
+	}
+
+	<-ctx.Done()
+	_ = n.ln.Close()
+	n.closeConns()
+	wg.Wait()
+	n.linksWG.Wait()
+	n.bgWG.Wait()
+	n.log.Info("vigil node stopped", "id", n.id)
+	return nil
+}
+
+func (n *Node) newInstance(g *group, addr topology.Addr) *instance {
+	now := time.Now()
+	return &instance{addr: addr, group: g, create: now, lastOKReply: now, roleReportedAt: now}
+}
+
+// startLink starts monitoring inst. Requires n.mu and a running node.
+func (n *Node) startLink(inst *instance) {
+	if inst.link != nil || n.runCtx == nil {
+		return
+	}
+	g := inst.group
+	_, timeout := linkTimeouts(g.cfg.DownAfter)
+	ctx, cancel := context.WithCancel(n.runCtx)
+	opts := &redis.Options{
+		Addr:                  inst.addr.String(),
+		Username:              g.cfg.AuthUser,
+		Password:              g.cfg.AuthPass,
+		ClientName:            "vigil-" + n.id[:min(8, len(n.id))] + "-cmd",
+		Protocol:              2,
+		DialTimeout:           timeout,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		PoolSize:              1,
+		DisableIdentity:       true,
+	}
+	l := &link{
+		addr:   inst.addr,
+		group:  g.name(),
+		poke:   make(chan struct{}, 1),
+		cancel: cancel,
+		client: redis.NewClient(opts),
+	}
+	inst.link = l
+	l.fastInfo.Store(n.wantFastInfo(g))
+	n.linksWG.Go(func() { l.run(ctx, n, g.cfg.DownAfter) })
+	if n.cluster != nil {
+		subOpts := *opts
+		subOpts.ClientName = "vigil-" + n.id[:min(8, len(n.id))] + "-pubsub"
+		subOpts.ReadTimeout = -1
+		n.linksWG.Go(func() { l.runHello(ctx, n, &subOpts) })
+	}
+}
+
+// lookup finds the instance a link monitors. Requires n.mu.
+func (n *Node) lookup(l *link) *instance {
+	g := n.groups[l.group]
+	if g == nil {
+		return nil
+	}
+	if g.master.link == l {
+		return g.master
+	}
+	if r := g.replicas[l.addr.String()]; r != nil && r.link == l {
+		return r
+	}
+	return nil
+}
+
+func (n *Node) notePingSent(l *link, at time.Time) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if inst := n.lookup(l); inst != nil && inst.pingPendingSince.IsZero() {
+		inst.pingPendingSince = at
+	}
+}
+
+func (n *Node) recordPing(l *link, at time.Time, err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	inst := n.lookup(l)
+	if inst == nil {
+		return
+	}
+	if !isReply(err) {
+		inst.connected = false
+		return
+	}
+	inst.connected = true
+	inst.lastPingReply = at
+	if pingAcceptable(err) {
+		inst.lastOKReply = at
+		inst.pingPendingSince = time.Time{}
+	}
+}
+
+func (n *Node) recordInfo(l *link, at time.Time, text string, err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	inst := n.lookup(l)
+	if inst == nil {
+		return
+	}
+	if err != nil {
+		if !isReply(err) {
+			inst.connected = false
+		}
+		return
+	}
+	info, perr := topology.ParseInfo(text)
+	if perr != nil {
+		n.log.Warn("ignoring malformed INFO reply", "master", l.group, "addr", l.addr.String(), "err", perr)
+		return
+	}
+	inst.connected = true
+	inst.infoAt = at
+	inst.infoRaw = text
+	if inst.runID != "" && info.RunID != "" && info.RunID != inst.runID {
+		n.emit(Event{Type: "+reboot", Payload: n.instanceRef(inst)})
+	}
+	if info.RunID != "" {
+		inst.runID = info.RunID
+	}
+	if info.Role != inst.roleReported {
+		inst.roleReported = info.Role
+		inst.roleReportedAt = at
+	}
+	inst.info = info
+	if inst.isMaster() && info.Role == topology.RoleMaster {
+		n.discoverReplicas(inst.group, info.Replicas)
+	}
+}
+
+// discoverReplicas adds replicas a master reports that the node does not
+// know yet, starts monitoring them and remembers them durably. Requires n.mu.
+func (n *Node) discoverReplicas(g *group, entries []topology.ReplicaEntry) {
+	added := false
+	for _, e := range entries {
+		key := e.Addr.String()
+		if e.Addr.Port == 0 || e.Addr == g.master.addr {
+			continue
+		}
+		if _, ok := g.replicas[key]; ok {
+			continue
+		}
+		r := n.newInstance(g, e.Addr)
+		g.replicas[key] = r
+		n.emit(Event{Type: "+slave", Payload: n.instanceRef(r)})
+		n.startLink(r)
+		added = true
+	}
+	if added {
+		rec := n.state.Masters[g.name()]
+		rec.KnownReplicas = rec.KnownReplicas[:0]
+		for k := range g.replicas {
+			rec.KnownReplicas = append(rec.KnownReplicas, k)
+		}
+		n.saveStateLocked()
+	}
+}
+
+// saveStateLocked persists the durable state. Requires n.mu. A failure is
+// logged: the node keeps running on its in-memory state, as Sentinel does
+// when it cannot rewrite its configuration.
+func (n *Node) saveStateLocked() {
+	if err := n.store.save(n.state); err != nil {
+		n.log.Error("cannot persist state", "err", err)
+	}
+}
+
+func (n *Node) tickLoop(ctx context.Context) {
+	t := time.NewTicker(tickPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n.tick(now)
+		}
+	}
+}
+
+// tick re-evaluates every decision from the latest observations.
+func (n *Node) tick(now time.Time) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, name := range n.cfg.MasterNames() {
+		g := n.groups[name]
+		sdownBefore := g.master.sdown
+		n.checkSDown(g.master, now)
+		for _, r := range g.sortedReplicas() {
+			n.checkSDown(r, now)
+		}
+		if g.master.sdown != sdownBefore {
+			n.broadcastLocked()
+			if g.master.sdown {
+				// Replica offsets stop moving when the master dies: read
+				// them now so a failover ranks replicas on final values.
+				for _, r := range g.replicas {
+					if r.link != nil {
+						r.link.requestInfo()
+					}
+				}
+			}
+		}
+		if g.master.sdown && now.Sub(g.lastAsk) >= askPeriod {
+			n.askPeersLocked(g, now)
+		}
+		n.checkODownLocked(g, now)
+		n.maybeStartFailoverLocked(g, now)
+		n.stepAttemptLocked(g, now)
+		n.fixReplicasLocked(g, now)
+		fast := n.wantFastInfo(g)
+		for _, inst := range n.instances(g) {
+			if inst.link != nil {
+				inst.link.fastInfo.Store(fast || (!inst.isMaster() && inst.info.MasterLinkDownSinceSecs != 0))
+			}
+		}
+	}
+}
+
+// instances returns a group's master followed by its replicas.
+func (n *Node) instances(g *group) []*instance {
+	return append([]*instance{g.master}, g.sortedReplicas()...)
+}
+
+// wantFastInfo reports whether a group's instances should be polled with
+// INFO every second: while its master is down. Requires n.mu.
+func (n *Node) wantFastInfo(g *group) bool {
+	return g.master.sdown
+}
+
+// checkSDown applies failover.SubjectivelyDown to one instance and emits
+// +sdown / -sdown on a change. Requires n.mu.
+func (n *Node) checkSDown(inst *instance, now time.Time) {
+	probe := failover.Probe{
+		DownAfter:           inst.group.cfg.DownAfter,
+		LastAcceptableReply: inst.lastOKReply,
+		PingPending:         !inst.pingPendingSince.IsZero(),
+		ConfiguredMaster:    inst.isMaster(),
+		RoleReported:        inst.roleReported,
+		RoleReportedSince:   inst.roleReportedAt,
+		InfoPeriod:          infoPeriod,
+	}
+	reason := probe.Reason(now)
+	down := reason != failover.NotDown
+	switch {
+	case down && !inst.sdown:
+		inst.sdown = true
+		inst.sdownSince = now
+		n.log.Warn("instance subjectively down", "master", inst.group.name(), "addr", inst.addr.String(), "reason", reason.String())
+		n.emit(Event{Type: "+sdown", Warning: true, Payload: n.instanceRef(inst)})
+	case !down && inst.sdown:
+		inst.sdown = false
+		inst.sdownSince = time.Time{}
+		n.log.Info("instance back up", "master", inst.group.name(), "addr", inst.addr.String())
+		n.emit(Event{Type: "-sdown", Warning: true, Payload: n.instanceRef(inst)})
+	}
+}
+
+// instanceRef formats an instance the way Sentinel's events do:
+// "master <name> <ip> <port>" or
+// "slave <ip:port> <ip> <port> @ <master-name> <master-ip> <master-port>".
+func (n *Node) instanceRef(inst *instance) string {
+	g := inst.group
+	if inst.isMaster() {
+		return "master " + g.name() + " " + inst.addr.Host + " " + inst.addr.PortString()
+	}
+	return "slave " + inst.addr.String() + " " + inst.addr.Host + " " + inst.addr.PortString() +
+		" @ " + g.name() + " " + g.master.addr.Host + " " + g.master.addr.PortString()
+}
+
+// emit logs and publishes an event.
+func (n *Node) emit(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	level := slog.LevelInfo
+	if ev.Warning {
+		level = slog.LevelWarn
+	}
+	n.log.Log(context.Background(), level, "event", "type", ev.Type, "payload", ev.Payload)
+	n.bus.publish(ev)
+}
+
+// Subscribe returns a channel of events matching pattern (a Redis glob) and
+// a function that cancels the subscription. For tests and embedding.
+func (n *Node) Subscribe(pattern string) (<-chan Event, func()) {
+	s := n.bus.subscribe()
+	n.bus.update(func() { s.patterns[pattern] = struct{}{} })
+	return s.ch, func() { n.bus.unsubscribe(s) }
+}
+
+// Errors with Sentinel's reply texts.
+var (
+	errNoSuchMaster = errors.New("ERR No such master with that name")
+	errInProgress   = errors.New("INPROG Failover already in progress")
+	errNoGoodSlave  = errors.New("NOGOODSLAVE No suitable replica to promote")
+)
+
+// tiltLocked reports whether the node is in TILT mode (not yet
+// implemented: always false).
+func (n *Node) tiltLocked() bool { return false }
+
+// splitHostPort splits host:port, returning the whole string as host when
+// it has no port.
+func splitHostPort(s string) (host, port string) {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return s, "0"
+	}
+	return h, p
+}

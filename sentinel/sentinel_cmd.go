@@ -1,0 +1,507 @@
+package sentinel
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sentinelSub is one SENTINEL subcommand with its arity (counting
+// "SENTINEL" and the subcommand, redis-server's convention).
+type sentinelSub struct {
+	arity int
+	run   func(n *Node, c *clientConn, args []string)
+}
+
+func sentinelTable() map[string]sentinelSub {
+	return map[string]sentinelSub{
+		"masters":                 {2, sentMasters},
+		"master":                  {3, sentMaster},
+		"replicas":                {3, sentReplicas},
+		"slaves":                  {3, sentReplicas},
+		"sentinels":               {3, sentSentinels},
+		"get-master-addr-by-name": {3, sentGetMasterAddr},
+		"myid":                    {2, sentMyID},
+		"ckquorum":                {3, sentCKQuorum},
+		"help":                    {2, sentHelp},
+		"is-master-down-by-addr":  {6, sentIsMasterDown},
+		"failover":                {3, sentFailover},
+	}
+}
+
+func cmdSentinel(n *Node, c *clientConn, args []string) bool {
+	name := strings.ToLower(args[1])
+	sub, ok := n.sentinelCmds[name]
+	if !ok {
+		c.w.Error(subcommandError(args[1], "sentinel"))
+		return false
+	}
+	if (sub.arity > 0 && len(args) != sub.arity) || (sub.arity < 0 && len(args) < -sub.arity) {
+		c.w.Error(subArityError("sentinel", name))
+		return false
+	}
+	sub.run(n, c, args)
+	return false
+}
+
+func sentHelp(n *Node, c *clientConn, args []string) {
+	c.w.BulkStrings([]string{
+		"SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+		"CKQUORUM <master-name>",
+		"    Check if the current Sentinel configuration is able to reach the quorum",
+		"    needed to failover a master and the majority needed to authorize the",
+		"    failover.",
+		"GET-MASTER-ADDR-BY-NAME <master-name>",
+		"    Return the ip and port number of the master with that name.",
+		"MASTER <master-name>",
+		"    Show the state and info of the specified master.",
+		"MASTERS",
+		"    Show a list of monitored masters and their state.",
+		"MYID",
+		"    Return the ID of the Sentinel instance.",
+		"REPLICAS <master-name>",
+		"    Show a list of replicas for this master and their state.",
+		"SENTINELS <master-name>",
+		"    Show a list of Sentinel instances for this master and their state.",
+		"HELP",
+		"    Print this help.",
+	})
+}
+
+func sentMyID(n *Node, c *clientConn, args []string) {
+	c.w.Bulk(n.id)
+}
+
+func sentMasters(n *Node, c *clientConn, args []string) {
+	n.mu.Lock()
+	now := time.Now()
+	var maps [][]string
+	for _, name := range n.cfg.MasterNames() {
+		maps = append(maps, n.instanceFields(n.groups[name].master, now))
+	}
+	n.mu.Unlock()
+	c.w.Array(len(maps))
+	for _, m := range maps {
+		c.w.StringMap(m)
+	}
+}
+
+func sentMaster(n *Node, c *clientConn, args []string) {
+	n.mu.Lock()
+	g := n.groups[args[2]]
+	var fields []string
+	if g != nil {
+		fields = n.instanceFields(g.master, time.Now())
+	}
+	n.mu.Unlock()
+	if g == nil {
+		c.w.Error(errNoSuchMaster.Error())
+		return
+	}
+	c.w.StringMap(fields)
+}
+
+func sentReplicas(n *Node, c *clientConn, args []string) {
+	n.mu.Lock()
+	g := n.groups[args[2]]
+	var maps [][]string
+	if g != nil {
+		now := time.Now()
+		for _, r := range g.sortedReplicas() {
+			if r.infoAt.IsZero() || r.info.ReplicaAnnounced {
+				maps = append(maps, n.instanceFields(r, now))
+			}
+		}
+	}
+	n.mu.Unlock()
+	if g == nil {
+		c.w.Error(errNoSuchMaster.Error())
+		return
+	}
+	c.w.Array(len(maps))
+	for _, m := range maps {
+		c.w.StringMap(m)
+	}
+}
+
+func sentSentinels(n *Node, c *clientConn, args []string) {
+	n.mu.Lock()
+	g := n.groups[args[2]]
+	var maps [][]string
+	if g != nil {
+		now := time.Now()
+		for _, id := range sortedStrings(keys(g.peers)) {
+			maps = append(maps, n.peerFields(g, n.peers[id], now))
+		}
+	}
+	n.mu.Unlock()
+	if g == nil {
+		c.w.Error(errNoSuchMaster.Error())
+		return
+	}
+	c.w.Array(len(maps))
+	for _, m := range maps {
+		c.w.StringMap(m)
+	}
+}
+
+// peerFields renders a peer node in the shape of Sentinel's sentinel
+// entries. Requires n.mu.
+func (n *Node) peerFields(g *group, p *peer, now time.Time) []string {
+	host, port := splitHostPort(p.respAddr)
+	flags := "sentinel"
+	fresh := p.alive && now.Sub(p.lastState) <= opinionMaxAge
+	if !fresh {
+		flags = "s_down,sentinel"
+	}
+	if !p.alive {
+		flags += ",disconnected"
+	}
+	v := p.masters[g.name()]
+	if v.sdown && fresh {
+		flags += ",master_down"
+	}
+	ms := func(t time.Time) string {
+		if t.IsZero() {
+			return "0"
+		}
+		return strconv.FormatInt(now.Sub(t).Milliseconds(), 10)
+	}
+	leader := v.leader
+	if leader == "" {
+		leader = "?"
+	}
+	return []string{
+		"name", p.id,
+		"ip", host,
+		"port", port,
+		"runid", p.id,
+		"flags", flags,
+		"link-pending-commands", "0",
+		"link-refcount", "1",
+		"last-ping-sent", "0",
+		"last-ok-ping-reply", ms(p.lastState),
+		"last-ping-reply", ms(p.lastState),
+		"down-after-milliseconds", strconv.FormatInt(g.cfg.DownAfter.Milliseconds(), 10),
+		"last-hello-message", ms(p.lastState),
+		"voted-leader", leader,
+		"voted-leader-epoch", strconv.FormatUint(v.leaderEpoch, 10),
+	}
+}
+
+// sentIsMasterDown answers a peer's (or redis-sentinel-style tool's)
+// SENTINEL IS-MASTER-DOWN-BY-ADDR ip port epoch runid: [down, leader,
+// leader-epoch], voting when runid is not "*".
+func sentIsMasterDown(n *Node, c *clientConn, args []string) {
+	epoch, err := strconv.ParseUint(args[4], 10, 64)
+	if err != nil {
+		c.w.Error("ERR value is not an integer or out of range")
+		return
+	}
+	addr := args[2] + ":" + args[3]
+	if h, p, err := net.SplitHostPort(addr); err == nil {
+		addr = net.JoinHostPort(h, p)
+	}
+	n.mu.Lock()
+	var g *group
+	for _, gg := range n.groups {
+		if gg.master.addr.String() == addr {
+			g = gg
+		}
+	}
+	down, leader, leaderEpoch := 0, "*", uint64(0)
+	if g != nil {
+		if g.master.sdown && !n.tiltLocked() {
+			down = 1
+		}
+		vr := n.voteLocked(g, epoch, args[5])
+		if vr.Leader != "" {
+			leader, leaderEpoch = vr.Leader, vr.Epoch
+		}
+	}
+	n.mu.Unlock()
+	c.w.Array(3)
+	c.w.Int(int64(down))
+	c.w.Bulk(leader)
+	c.w.Int(int64(leaderEpoch))
+}
+
+func sentFailover(n *Node, c *clientConn, args []string) {
+	if err := n.manualFailover(args[2]); err != nil {
+		c.w.Error(err.Error())
+		return
+	}
+	c.w.Simple("OK")
+}
+
+func sentGetMasterAddr(n *Node, c *clientConn, args []string) {
+	n.mu.Lock()
+	g := n.groups[args[2]]
+	var host, port string
+	if g != nil {
+		a := g.advertisedAddr()
+		host, port = a.Host, a.PortString()
+	}
+	n.mu.Unlock()
+	if g == nil {
+		c.w.NullArray()
+		return
+	}
+	c.w.Array(2)
+	c.w.Bulk(host)
+	c.w.Bulk(port)
+}
+
+func sentCKQuorum(n *Node, c *clientConn, args []string) {
+	n.mu.Lock()
+	g := n.groups[args[2]]
+	var quorum, usable, voters int
+	if g != nil {
+		quorum = g.cfg.Quorum
+		usable, voters = n.usableLocked(g, time.Now())
+	}
+	n.mu.Unlock()
+	if g == nil {
+		c.w.Error(errNoSuchMaster.Error())
+		return
+	}
+	majority := voters/2 + 1
+	if usable < quorum || usable < majority {
+		msg := fmt.Sprintf("NOQUORUM %d usable Sentinels. ", usable)
+		if usable < quorum {
+			msg += "Not enough available Sentinels to reach the specified quorum for this master"
+		}
+		if usable < majority {
+			if usable < quorum {
+				msg += ". "
+			}
+			msg += "Not enough available Sentinels to reach the majority and authorize a failover"
+		}
+		c.w.Error(msg)
+		return
+	}
+	c.w.Simple(fmt.Sprintf("OK %d usable Sentinels. Quorum and failover authorization can be reached", usable))
+}
+
+// usableLocked counts the nodes that could take part in a failover of g
+// now (self plus live, fresh peers) and all known voters. Requires n.mu.
+func (n *Node) usableLocked(g *group, now time.Time) (usable, voters int) {
+	usable, voters = 1, len(g.peers)+1
+	for id := range g.peers {
+		if p := n.peers[id]; p != nil && p.alive && now.Sub(p.lastState) <= opinionMaxAge {
+			usable++
+		}
+	}
+	return usable, voters
+}
+
+// instanceFields renders an instance the way Sentinel's
+// addReplySentinelRedisInstance does: the same fields, in the same order,
+// every value a string. Requires n.mu.
+func (n *Node) instanceFields(inst *instance, now time.Time) []string {
+	ms := func(t time.Time) string {
+		if t.IsZero() {
+			return "0"
+		}
+		return strconv.FormatInt(now.Sub(t).Milliseconds(), 10)
+	}
+	g := inst.group
+	name := g.name()
+	if !inst.isMaster() {
+		name = inst.addr.String()
+	}
+	f := []string{
+		"name", name,
+		"ip", inst.addr.Host,
+		"port", inst.addr.PortString(),
+		"runid", inst.runID,
+		"flags", n.flags(inst),
+		"link-pending-commands", "0",
+		"link-refcount", "1",
+		"last-ping-sent", ms(inst.pingPendingSince),
+		"last-ok-ping-reply", ms(inst.lastOKReply),
+		"last-ping-reply", ms(inst.lastPingReply),
+	}
+	if inst.isMaster() && g.attempt != nil {
+		f = append(f[:len(f)-6], "failover-state", g.attempt.m.State().String())
+		f = append(f,
+			"last-ping-sent", ms(inst.pingPendingSince),
+			"last-ok-ping-reply", ms(inst.lastOKReply),
+			"last-ping-reply", ms(inst.lastPingReply))
+	}
+	if inst.sdown {
+		f = append(f, "s-down-time", ms(inst.sdownSince))
+	}
+	if inst.isMaster() && g.odown {
+		f = append(f, "o-down-time", ms(g.odownSince))
+	}
+	f = append(f,
+		"down-after-milliseconds", strconv.FormatInt(g.cfg.DownAfter.Milliseconds(), 10),
+		"info-refresh", ms(inst.infoAt),
+		"role-reported", roleString(inst),
+		"role-reported-time", ms(inst.roleReportedAt),
+	)
+	if inst.isMaster() {
+		f = append(f,
+			"config-epoch", strconv.FormatUint(g.configEpoch, 10),
+			"num-slaves", strconv.Itoa(len(g.replicas)),
+			"num-other-sentinels", strconv.Itoa(len(g.peers)),
+			"quorum", strconv.Itoa(g.cfg.Quorum),
+			"failover-timeout", strconv.FormatInt(g.cfg.FailoverTimeout.Milliseconds(), 10),
+			"parallel-syncs", strconv.Itoa(g.cfg.ParallelSyncs),
+		)
+		return f
+	}
+	linkStatus := "err"
+	if inst.info.MasterLinkUp {
+		linkStatus = "ok"
+	}
+	masterHost, masterPort := "?", "0"
+	if inst.info.MasterHost != "" {
+		masterHost, masterPort = inst.info.MasterHost, strconv.Itoa(inst.info.MasterPort)
+	}
+	announced := "1"
+	if !inst.infoAt.IsZero() && !inst.info.ReplicaAnnounced {
+		announced = "0"
+	}
+	priority := inst.info.ReplicaPriority
+	if inst.infoAt.IsZero() {
+		priority = 100
+	}
+	return append(f,
+		"master-link-down-time", strconv.FormatInt(inst.info.MasterLinkDownSinceSecs*1000, 10),
+		"master-link-status", linkStatus,
+		"master-host", masterHost,
+		"master-port", masterPort,
+		"slave-priority", strconv.Itoa(priority),
+		"slave-repl-offset", strconv.FormatInt(inst.info.ReplicaReplOffset, 10),
+		"replica-announced", announced,
+	)
+}
+
+// roleString is the role Sentinel reports for an instance: what the
+// instance said, or what we configured until it has said anything.
+func roleString(inst *instance) string {
+	if inst.roleReported != "" {
+		return string(inst.roleReported)
+	}
+	if inst.isMaster() {
+		return "master"
+	}
+	return "slave"
+}
+
+// flags renders Sentinel's comma-separated flag list in Sentinel's order.
+// Requires n.mu.
+func (n *Node) flags(inst *instance) string {
+	var f []string
+	if inst.sdown {
+		f = append(f, "s_down")
+	}
+	if inst.isMaster() && inst.group.odown {
+		f = append(f, "o_down")
+	}
+	if inst.isMaster() {
+		f = append(f, "master")
+	} else {
+		f = append(f, "slave")
+	}
+	if !inst.connected {
+		f = append(f, "disconnected")
+	}
+	if a := inst.group.attempt; a != nil {
+		if inst.isMaster() {
+			f = append(f, "failover_in_progress")
+		} else if a.m.Promoted() == inst.addr {
+			f = append(f, "promoted")
+		}
+	}
+	return strings.Join(f, ",")
+}
+
+func cmdInfo(n *Node, c *clientConn, args []string) bool {
+	sections := map[string]bool{}
+	for _, a := range args[1:] {
+		sections[strings.ToLower(a)] = true
+	}
+	all := len(sections) == 0 || sections["all"] || sections["everything"] || sections["default"]
+	want := func(s string) bool { return all || sections[s] }
+	var b strings.Builder
+	add := func(section string, lines ...string) {
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# " + section + "\r\n")
+		for _, l := range lines {
+			b.WriteString(l + "\r\n")
+		}
+	}
+	if want("server") {
+		up := time.Since(n.start)
+		add("Server",
+			"redis_version:"+redisCompatVersion,
+			"redis_mode:sentinel",
+			"vigil_version:"+Version,
+			"run_id:"+n.id,
+			"tcp_port:"+portOf(n.Addr()),
+			"uptime_in_seconds:"+strconv.FormatInt(int64(up.Seconds()), 10),
+			"uptime_in_days:"+strconv.FormatInt(int64(up.Hours()/24), 10),
+		)
+	}
+	if want("clients") {
+		count := 0
+		n.conns.Range(func(_, _ any) bool { count++; return true })
+		add("Clients", "connected_clients:"+strconv.Itoa(count))
+	}
+	if want("sentinel") {
+		lines := []string{
+			"sentinel_masters:" + strconv.Itoa(len(n.cfg.Masters)),
+			"sentinel_tilt:0",
+			"sentinel_tilt_since_seconds:-1",
+			"sentinel_running_scripts:0",
+			"sentinel_scripts_queue_length:0",
+			"sentinel_simulate_failure_flags:0",
+		}
+		n.mu.Lock()
+		for i, name := range n.cfg.MasterNames() {
+			g := n.groups[name]
+			status := "ok"
+			if g.odown {
+				status = "odown"
+			} else if g.master.sdown {
+				status = "sdown"
+			}
+			lines = append(lines, fmt.Sprintf("master%d:name=%s,status=%s,address=%s,slaves=%d,sentinels=%d",
+				i, name, status, g.advertisedAddr().String(), len(g.replicas), len(g.peers)+1))
+		}
+		n.mu.Unlock()
+		add("Sentinel", lines...)
+	}
+	c.w.Verbatim(b.String())
+	return false
+}
+
+func portOf(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
+}
+
+func sortedStrings(s []string) []string {
+	sort.Strings(s)
+	return s
+}
+
+func keys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func timeSince(t time.Time) time.Duration { return time.Since(t) }

@@ -1,0 +1,96 @@
+package sentinel
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/failover"
+	"github.com/vigil-ha/vigil/topology"
+)
+
+// instance is what the node knows about one monitored Redis instance, a
+// master or a replica. All fields are guarded by Node.mu.
+type instance struct {
+	addr   topology.Addr
+	group  *group
+	link   *link
+	runID  string
+	create time.Time
+
+	// Link and PING bookkeeping.
+	connected        bool
+	pingPendingSince time.Time // send time of the unanswered PING; zero if none
+	lastPingReply    time.Time // any reply, errors included
+	lastOKReply      time.Time // +PONG, -LOADING or -MASTERDOWN; create time until then
+
+	// INFO bookkeeping.
+	infoAt         time.Time
+	info           topology.Info
+	infoRaw        string
+	roleReported   topology.Role
+	roleReportedAt time.Time
+
+	// Subjective down.
+	sdown      bool
+	sdownSince time.Time
+
+	// Reconfiguration bookkeeping (convert-to-slave, fix-slave-config).
+	lastFix          time.Time
+	wrongMasterSince time.Time
+}
+
+// isMaster reports whether the instance is its group's current master.
+func (i *instance) isMaster() bool { return i.group.master == i }
+
+// group is one monitored master with its replicas.
+type group struct {
+	cfg         config.MasterConfig
+	master      *instance
+	replicas    map[string]*instance // by addr.String()
+	configEpoch uint64
+
+	// peers are the vigil nodes known to monitor this master: the voters.
+	peers map[string]struct{}
+
+	odown      bool
+	odownSince time.Time
+	odownCount int
+
+	attempt     *attempt  // the failover attempt in progress, if any
+	nextAttempt time.Time // no new attempt before this
+	lastAsk     time.Time // last opinion query to peers
+}
+
+// advertisedAddr is the master address clients and peers are told: the
+// promoted replica's as soon as its promotion is confirmed, as Sentinel does
+// from reconf_slaves on.
+func (g *group) advertisedAddr() topology.Addr {
+	if a := g.attempt; a != nil && a.m.State() >= failover.StateReconfReplicas && a.m.State() != failover.StateAborted {
+		return a.m.Promoted()
+	}
+	return g.master.addr
+}
+
+// name is the master's configured name.
+func (g *group) name() string { return g.cfg.Name }
+
+// sortedReplicas returns the replicas ordered by address, for stable replies.
+func (g *group) sortedReplicas() []*instance {
+	out := make([]*instance, 0, len(g.replicas))
+	for _, r := range g.replicas {
+		out = append(out, r)
+	}
+	sortInstances(out)
+	return out
+}
+
+func sortInstances(in []*instance) {
+	slices.SortFunc(in, func(a, b *instance) int {
+		if c := cmp.Compare(a.addr.Host, b.addr.Host); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.addr.Port, b.addr.Port)
+	})
+}
