@@ -42,7 +42,8 @@ type Member struct {
 // slow call delays the ones after it, so hand long work to another
 // goroutine. They may call the Cluster's methods (Send blocks up to a TCP
 // timeout). LocalState is different: memberlist calls it from its own
-// goroutines, concurrently with the others, as soon as New returns.
+// goroutines, concurrently with the others, as soon as New returns, and it
+// must not call Broadcast.
 type Handler interface {
 	// LocalState returns this node's current full state, sent in push/pull
 	// and in periodic broadcasts. From, RESPAddr, Boot, Seq and SentAt are
@@ -70,9 +71,10 @@ type Cluster struct {
 	del      *delegate
 	members  *memberTable
 	inbox    *inbox
-	udpLimit int // largest encoded state queued for UDP gossip
-	boot     uint64
-	seq      atomic.Uint64
+	udpLimit int        // largest encoded state queued for UDP gossip
+	boot     uint64     // NodeState.Boot
+	encMu    sync.Mutex // orders state encoding: Seq, queueing
+	seq      uint64     // NodeState.Seq of the last state encoded
 
 	kick    chan struct{} // wakes the broadcast loop for a large state
 	bigMu   sync.Mutex
@@ -211,8 +213,32 @@ func (c *Cluster) GossipAddr() string {
 
 // Broadcast sends st to every member soon, replacing any older state of
 // this node still queued. A state too large for a UDP packet is handed to
-// Run's broadcast loop, which sends it over TCP to each alive member.
+// Run's broadcast loop, which sends it over TCP to each alive member. The
+// state is stamped (Seq) when Broadcast is called: pass one taken just
+// before, as peers drop a state stamped before one they already have.
 func (c *Cluster) Broadcast(st NodeState) {
+	c.encMu.Lock()
+	defer c.encMu.Unlock()
+	c.broadcastLocked(st)
+}
+
+// broadcastLocal broadcasts Handler.LocalState.
+func (c *Cluster) broadcastLocal() {
+	c.encMu.Lock()
+	defer c.encMu.Unlock()
+	c.broadcastLocked(c.h.LocalState())
+}
+
+// encodeLocal encodes Handler.LocalState, for a push/pull.
+func (c *Cluster) encodeLocal() ([]byte, error) {
+	c.encMu.Lock()
+	defer c.encMu.Unlock()
+	return c.encodeState(c.h.LocalState())
+}
+
+// broadcastLocked queues or hands over st; c.encMu is held, so that states
+// go out in the order of their Seq.
+func (c *Cluster) broadcastLocked(st NodeState) {
 	b, err := c.encodeState(st)
 	if err != nil {
 		c.log.Error("cannot broadcast state", "err", err)
@@ -253,12 +279,13 @@ func (c *Cluster) Send(toID string, m Message) error {
 	return nil
 }
 
-// encodeState stamps st as this node's and encodes it.
+// encodeState stamps st as this node's and encodes it; c.encMu is held.
 func (c *Cluster) encodeState(st NodeState) ([]byte, error) {
 	st.From = c.cfg.NodeID
 	st.RESPAddr = c.cfg.RESPAddr
 	st.Boot = c.boot
-	st.Seq = c.seq.Add(1)
+	c.seq++
+	st.Seq = c.seq
 	st.SentAt = time.Now().UnixMilli()
 	return encode(st)
 }
@@ -300,7 +327,7 @@ func (c *Cluster) broadcastLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			c.Broadcast(c.h.LocalState())
+			c.broadcastLocal()
 		case <-c.kick:
 		}
 		c.bigMu.Lock()

@@ -61,7 +61,7 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 
 // LocalState implements memberlist.Delegate: our state for a push/pull.
 func (d *delegate) LocalState(join bool) []byte {
-	b, err := d.c.encodeState(d.c.h.LocalState())
+	b, err := d.c.encodeLocal()
 	if err != nil {
 		d.drops.log(slog.LevelError, "cannot encode local state", err)
 		return nil

@@ -24,7 +24,7 @@ func TestDelegateDropsGarbage(t *testing.T) {
 
 	const bad = 666 // CurrentEpoch / Epoch of every refused input
 	state := func(from, resp string) []byte {
-		return mustEncode(t, NodeState{From: from, RESPAddr: resp, CurrentEpoch: bad, Masters: []MasterState{}})
+		return mustEncode(t, NodeState{From: from, RESPAddr: resp, Boot: 1, Seq: 9, CurrentEpoch: bad})
 	}
 	stranger := strings.Repeat("f", 40)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -43,8 +43,8 @@ func TestDelegateDropsGarbage(t *testing.T) {
 		"unknown kind":       append([]byte{wireVersion, 200}, state(b.id, bcfg.RESPAddr)[2:]...),
 		"oversized":          oversized,
 		"invalid json":       []byte("\x01\x01{\"from\":"),
-		"missing field":      []byte("\x01\x01" + `{"from":"` + b.id + `","resp_addr":"` + bcfg.RESPAddr + `","current_epoch":666,"sent_at_ms":1}`),
-		"null field":         []byte("\x01\x01" + `{"from":"` + b.id + `","resp_addr":"` + bcfg.RESPAddr + `","current_epoch":666,"sent_at_ms":1,"masters":null}`),
+		"missing field":      []byte("\x01\x01" + `{"from":"` + b.id + `","resp_addr":"` + bcfg.RESPAddr + `","boot":1,"seq":9,"current_epoch":666,"sent_at_ms":1}`),
+		"null field":         []byte("\x01\x01" + `{"from":"` + b.id + `","resp_addr":"` + bcfg.RESPAddr + `","boot":1,"seq":9,"current_epoch":666,"sent_at_ms":1,"masters":null}`),
 		"from stranger":      state(stranger, bcfg.RESPAddr),
 		"from self":          state(a.id, acfg.RESPAddr),
 		"resp addr mismatch": state(b.id, "10.9.9.9:26379"),
@@ -83,7 +83,7 @@ func TestDelegateDropsGarbage(t *testing.T) {
 
 	// A valid state queued after the garbage reaches the handler, so the
 	// garbage would have reached it first had it been queued.
-	del.NotifyMsg(mustEncode(t, NodeState{From: b.id, RESPAddr: bcfg.RESPAddr, CurrentEpoch: 777, Masters: []MasterState{}}))
+	del.NotifyMsg(mustEncode(t, NodeState{From: b.id, RESPAddr: bcfg.RESPAddr, Boot: 1, Seq: 1, CurrentEpoch: 777}))
 	eventually(t, "the valid state arrives", func() bool {
 		return a.rec.anyState(b.id, func(st NodeState) bool { return st.CurrentEpoch == 777 })
 	})
@@ -94,6 +94,34 @@ func TestDelegateDropsGarbage(t *testing.T) {
 	}
 	if msgs := a.rec.messageList(); len(msgs) != 0 {
 		t.Errorf("the handler got refused messages: %+v", msgs)
+	}
+}
+
+// A peer's states reach the handler in the order the peer produced them,
+// whatever order the network delivers them in.
+func TestDelegateDeliversStatesInOrder(t *testing.T) {
+	acfg, bcfg := fastConfig("a"), fastConfig("b")
+	for _, cfg := range []*Config{&acfg, &bcfg} {
+		cfg.BroadcastInterval, cfg.PushPullInterval = time.Hour, time.Hour
+	}
+	a := startNode(t, acfg)
+	bcfg.Join = []string{a.GossipAddr()}
+	b := startNode(t, bcfg)
+	waitConverged(t, a, b)
+
+	deliver := func(boot, seq, epoch uint64) {
+		a.del.NotifyMsg(mustEncode(t, NodeState{From: b.id, RESPAddr: bcfg.RESPAddr, Boot: boot, Seq: seq, CurrentEpoch: epoch}))
+	}
+	deliver(7, 5, 500)
+	deliver(7, 3, 300) // an older copy arriving late: skipped
+	deliver(7, 5, 501) // a repeat of seq 5: skipped
+	deliver(8, 1, 100) // b restarted: a new boot starts over
+	eventually(t, "the restarted b's state arrives", func() bool {
+		got, ok := a.rec.lastState(b.id)
+		return ok && got.CurrentEpoch == 100
+	})
+	if a.rec.anyState(b.id, func(st NodeState) bool { return st.CurrentEpoch == 300 || st.CurrentEpoch == 501 }) {
+		t.Error("an out-of-order state reached the handler")
 	}
 }
 

@@ -39,7 +39,7 @@ func dropTime(a slog.Attr) slog.Attr {
 
 func sampleState() NodeState {
 	return NodeState{
-		From: idA, RESPAddr: "10.0.0.1:26379", CurrentEpoch: 12, SentAt: 1700000000000,
+		From: idA, RESPAddr: "10.0.0.1:26379", Boot: 0x5eed, Seq: 3, CurrentEpoch: 12, SentAt: 1700000000000,
 		Masters: []MasterState{
 			{Name: "mymaster", Addr: "10.0.0.5:6379", ConfigEpoch: 11, SDown: true, SDownSinceMs: 4200, LeaderEpoch: 12, Leader: idB},
 			{Name: "cache.eu-1", Addr: "[fd00::1]:6380", ConfigEpoch: 0},
@@ -103,7 +103,8 @@ func TestDecodeRejects(t *testing.T) {
 		"trailing data":         {body(KindState, okState+"{}"), errInvalid},
 		"wrong type":            {body(KindState, strings.Replace(okState, `"current_epoch":12`, `"current_epoch":"12"`, 1)), errInvalid},
 		"negative epoch":        {body(KindState, strings.Replace(okState, `"current_epoch":12`, `"current_epoch":-1`, 1)), errInvalid},
-		"missing masters":       {body(KindState, `{"from":"`+idA+`","resp_addr":"h:1","current_epoch":1,"sent_at_ms":1}`), errInvalid},
+		"missing masters":       {body(KindState, `{"from":"`+idA+`","resp_addr":"h:1","boot":1,"seq":1,"current_epoch":1,"sent_at_ms":1}`), errInvalid},
+		"missing seq":           {body(KindState, strings.Replace(okState, `"seq":3,`, ``, 1)), errInvalid},
 		"missing master field":  {body(KindState, strings.Replace(okState, `"sdown":true,`, ``, 1)), errInvalid},
 		"bad from":              {st(func(s *NodeState) { s.From = "not an id" }), errInvalid},
 		"empty from":            {st(func(s *NodeState) { s.From = "" }), errInvalid},
