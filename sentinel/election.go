@@ -85,7 +85,7 @@ func (n *Node) downVotersLocked(g *group, now time.Time) []string {
 // attempt is running, the retry time has come and this node's turn in the
 // stagger has come. Requires n.mu.
 func (n *Node) maybeStartFailoverLocked(g *group, now time.Time) {
-	if !g.odown || g.attempt != nil || now.Before(g.nextAttempt) {
+	if !g.odown || g.attempt != nil || g.switching || now.Before(g.nextAttempt) {
 		return
 	}
 	rank := slices.Index(n.downVotersLocked(g, now), n.id)

@@ -20,22 +20,56 @@ func (n *Node) stepAttemptLocked(g *group, now time.Time) {
 	if a == nil {
 		return
 	}
-	if a.m.State() == failover.StateWaitStart && !a.won {
-		switch n.tallyLocked(g) {
-		case failover.VoteWon:
-			a.won = true
-			n.applyLocked(g, a.m.Step(now, failover.Elected{}))
-		case failover.VoteLost:
-			n.applyLocked(g, a.m.Step(now, failover.NotElected{}))
-		default:
-			if now.Sub(a.lastAsk) >= askPeriod {
-				n.askPeersLocked(g, now)
-			}
+	// The machine always decides on the latest observations.
+	n.applyLocked(g, a.m.Step(now, n.snapshotLocked(g, now)))
+	if g.attempt != a || a.m.State() != failover.StateWaitStart || a.won {
+		return
+	}
+	switch n.tallyLocked(g) {
+	case failover.VoteWon:
+		if !n.offsetsFinalLocked(g, now, a) {
+			return // elected; select once the replicas' offsets are final
+		}
+		a.won = true
+		n.applyLocked(g, a.m.Step(now, failover.Elected{}))
+	case failover.VoteLost:
+		// Every voter has answered and we cannot win (a split vote):
+		// retry soon, after a random delay, rather than after the
+		// election timeout.
+		n.applyLocked(g, a.m.Step(now, failover.NotElected{}))
+		g.nextAttempt = now.Add(jitter())
+	default:
+		if now.Sub(a.lastAsk) >= askPeriod {
+			n.askPeersLocked(g, now)
 		}
 	}
-	if g.attempt == a {
-		n.applyLocked(g, a.m.Step(now, n.snapshotLocked(g, now)))
+}
+
+// offsetWait bounds how long an elected leader waits for fresh replica
+// INFO before selecting anyway.
+const offsetWait = time.Second
+
+// offsetsFinalLocked reports whether every reachable replica's INFO was
+// read after the master last answered, so that their offsets are final and
+// the replica with the most data wins. Sentinel ranks on INFO up to 5 s old
+// and can promote a replica that was merely polled earlier. Until then it
+// asks for fresh INFO, for at most offsetWait after the election started.
+// Requires n.mu.
+func (n *Node) offsetsFinalLocked(g *group, now time.Time, a *attempt) bool {
+	if !g.master.sdown {
+		return true // manual failover of a live master
 	}
+	final := true
+	for _, r := range g.replicas {
+		if r.sdown || !r.connected || !r.infoAt.Before(g.master.lastOKReply) {
+			continue
+		}
+		final = false
+		if r.link != nil {
+			r.link.requestInfo()
+		}
+	}
+	return final || now.Sub(a.m.StateSince()) > offsetWait
 }
 
 // snapshotLocked describes g's replicas for the failover machine.
@@ -198,7 +232,7 @@ func (n *Node) switchMasterLocked(g *group, addr topology.Addr, epoch uint64) {
 // undoes a failover it has not heard about. Requires n.mu.
 func (n *Node) fixReplicasLocked(g *group, now time.Time) {
 	m := g.master
-	if g.attempt != nil || m.sdown || m.roleReported != topology.RoleMaster || now.Sub(m.infoAt) > 2*infoPeriod || n.tiltLocked() {
+	if g.attempt != nil || g.switching || m.sdown || m.roleReported != topology.RoleMaster || now.Sub(m.infoAt) > 2*infoPeriod || n.tiltLocked() {
 		return
 	}
 	if !n.hearsMajorityLocked(g, now) {
@@ -258,10 +292,26 @@ func (n *Node) hearsMajorityLocked(g *group, now time.Time) bool {
 	return heard >= failover.Majority(len(g.peers)+1)
 }
 
-// broadcastLocked pushes this node's state to peers now. Requires n.mu.
+// broadcastLocked asks for this node's state to be pushed to peers now.
+// The push itself happens on the broadcaster goroutine, outside n.mu: the
+// gossip layer holds its own lock while it asks for LocalState, so calling
+// into it with n.mu held could deadlock.
 func (n *Node) broadcastLocked() {
-	if n.cluster != nil {
-		n.cluster.Broadcast(n.localStateLocked())
+	select {
+	case n.bcast <- struct{}{}:
+	default:
+	}
+}
+
+// broadcaster pushes the node's state whenever broadcastLocked asks.
+func (n *Node) broadcaster(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.bcast:
+			n.cluster.Broadcast(n.LocalState())
+		}
 	}
 }
 
@@ -273,7 +323,7 @@ func (n *Node) manualFailover(name string) error {
 	if g == nil {
 		return errNoSuchMaster
 	}
-	if g.attempt != nil {
+	if g.attempt != nil || g.switching {
 		return errInProgress
 	}
 	now := time.Now()
@@ -285,5 +335,3 @@ func (n *Node) manualFailover(name string) error {
 	n.stepAttemptLocked(g, now)
 	return nil
 }
-
-var _ = context.Background

@@ -48,6 +48,7 @@ type Node struct {
 
 	cluster *cluster.Cluster
 	actions redisActions
+	bcast   chan struct{} // wakes the broadcaster
 
 	mu      sync.Mutex
 	state   *DurableState
@@ -55,7 +56,9 @@ type Node struct {
 	peers   map[string]*peer
 	runCtx  context.Context
 	linksWG sync.WaitGroup
-	bgWG    sync.WaitGroup // reconfiguration commands and peer sends
+
+	lastTick, tiltSince, tiltUntil time.Time
+	bgWG                           sync.WaitGroup // reconfiguration commands and peer sends
 }
 
 // New creates a node from a validated configuration. It reads (or creates)
@@ -81,6 +84,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		state:  state,
 		groups: map[string]*group{},
 		peers:  map[string]*peer{},
+		bcast:  make(chan struct{}, 1),
 
 		commands:     commandTable(),
 		sentinelCmds: sentinelTable(),
@@ -224,6 +228,7 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Go(func() { n.serve(ctx) })
 	wg.Go(func() { n.tickLoop(ctx) })
 	if n.cluster != nil {
+		wg.Go(func() { n.broadcaster(ctx) })
 		wg.Go(func() {
 			if err := n.cluster.Run(ctx); err != nil {
 				n.log.Error("gossip stopped", "err", err)
@@ -419,6 +424,8 @@ func (n *Node) tickLoop(ctx context.Context) {
 func (n *Node) tick(now time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.checkTiltLocked(now)
+	tilt := n.tiltLocked()
 	for _, name := range n.cfg.MasterNames() {
 		g := n.groups[name]
 		sdownBefore := g.master.sdown
@@ -441,8 +448,10 @@ func (n *Node) tick(now time.Time) {
 		if g.master.sdown && now.Sub(g.lastAsk) >= askPeriod {
 			n.askPeersLocked(g, now)
 		}
-		n.checkODownLocked(g, now)
-		n.maybeStartFailoverLocked(g, now)
+		if !tilt {
+			n.checkODownLocked(g, now)
+			n.maybeStartFailoverLocked(g, now)
+		}
 		n.stepAttemptLocked(g, now)
 		n.fixReplicasLocked(g, now)
 		fast := n.wantFastInfo(g)
@@ -533,9 +542,43 @@ var (
 	errNoGoodSlave  = errors.New("NOGOODSLAVE No suitable replica to promote")
 )
 
-// tiltLocked reports whether the node is in TILT mode (not yet
-// implemented: always false).
-func (n *Node) tiltLocked() bool { return false }
+// TILT protection, after Sentinel's: when the node itself stalls (a VM
+// pause, CPU starvation, SIGSTOP of vigil) every instance looks silent for
+// as long as the stall lasted, so its s_down verdicts are not to be trusted
+// until it has probed everything again. vigil measures time with Go's
+// monotonic clock, so wall-clock jumps do not trigger it (nor fool its
+// timeouts); stalls do.
+const (
+	// tiltTrigger is the gap between two ticks that counts as a stall.
+	tiltTrigger = 2 * time.Second
+	// tiltPeriod is how long the node stays in TILT after the last stall:
+	// enough for every link to PING and INFO again. Sentinel uses 30 s.
+	tiltPeriod = 5 * time.Second
+)
+
+// tiltLocked reports whether the node is in TILT mode: it monitors but does
+// not act (no o_down, no failover start, no replica reconfiguration) and
+// answers is-master-down queries with 0. Requires n.mu.
+func (n *Node) tiltLocked() bool { return !n.tiltSince.IsZero() }
+
+// checkTiltLocked enters or leaves TILT from the tick cadence. Requires n.mu.
+func (n *Node) checkTiltLocked(now time.Time) {
+	if !n.lastTick.IsZero() {
+		if d := now.Sub(n.lastTick); d < 0 || d > tiltTrigger {
+			if n.tiltSince.IsZero() {
+				n.tiltSince = now
+				n.emit(Event{Type: "+tilt", Warning: true, Payload: "#tilt mode entered"})
+			}
+			n.tiltUntil = now.Add(tiltPeriod)
+			n.log.Warn("node stalled; entering TILT", "stall", d.String(), "until", n.tiltUntil)
+		}
+	}
+	n.lastTick = now
+	if !n.tiltSince.IsZero() && now.After(n.tiltUntil) {
+		n.tiltSince = time.Time{}
+		n.emit(Event{Type: "-tilt", Warning: true, Payload: "#tilt mode exited"})
+	}
+}
 
 // splitHostPort splits host:port, returning the whole string as host when
 // it has no port.

@@ -97,6 +97,17 @@ func (n *Node) MembershipChanged(m cluster.Member, alive bool) {
 	}
 	p.alive = alive
 	n.log.Info("peer membership changed", "peer", m.ID, "resp", m.RESPAddr, "alive", alive)
+	if !alive {
+		// A leader we voted for died: do not sit out Sentinel's
+		// 2×failover-timeout hold-off waiting for a failover that will
+		// never finish.
+		for name, g := range n.groups {
+			if rec := n.state.Masters[name]; rec.Leader == m.ID && g.attempt == nil && time.Now().Before(g.nextAttempt) {
+				g.nextAttempt = time.Now().Add(jitter())
+				n.log.Warn("the leader we voted for is gone; may retry the failover", "master", name, "leader", m.ID)
+			}
+		}
+	}
 }
 
 // peerLocked returns the peer record for id, creating it. Requires n.mu.

@@ -1,6 +1,7 @@
 package sentinel
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"sort"
@@ -29,6 +30,8 @@ func sentinelTable() map[string]sentinelSub {
 		"help":                    {2, sentHelp},
 		"is-master-down-by-addr":  {6, sentIsMasterDown},
 		"failover":                {3, sentFailover},
+		"switchover":              {-3, sentSwitchover},
+		"info-cache":              {-2, sentInfoCache},
 	}
 }
 
@@ -227,6 +230,79 @@ func sentIsMasterDown(n *Node, c *clientConn, args []string) {
 	c.w.Int(int64(down))
 	c.w.Bulk(leader)
 	c.w.Int(int64(leaderEpoch))
+}
+
+// sentSwitchover is vigil's extension SENTINEL SWITCHOVER <name> [<ip>
+// <port>]: a zero-loss handover of a healthy master, answered when done.
+func sentSwitchover(n *Node, c *clientConn, args []string) {
+	to := ""
+	switch len(args) {
+	case 3:
+	case 5:
+		to = net.JoinHostPort(args[3], args[4])
+	default:
+		c.w.Error(subArityError("sentinel", "switchover"))
+		return
+	}
+	if err := n.switchover(context.Background(), args[2], to); err != nil {
+		c.w.Error(err.Error())
+		return
+	}
+	c.w.Simple("OK")
+}
+
+// sentInfoCache answers SENTINEL INFO-CACHE [name ...]: per master, the last
+// INFO text of the master and each replica with its age in milliseconds
+// (unknown names are ignored, none means all).
+func sentInfoCache(n *Node, c *clientConn, args []string) {
+	type entry struct {
+		age  int64
+		text string
+		ok   bool
+	}
+	type master struct {
+		name    string
+		entries []entry
+	}
+	n.mu.Lock()
+	names := args[2:]
+	if len(names) == 0 {
+		names = n.cfg.MasterNames()
+	}
+	now := time.Now()
+	var out []master
+	seen := map[string]bool{}
+	for _, name := range names {
+		g := n.groups[name]
+		if g == nil || seen[name] {
+			continue
+		}
+		seen[name] = true
+		m := master{name: name}
+		for _, inst := range n.instances(g) {
+			e := entry{}
+			if !inst.infoAt.IsZero() {
+				e = entry{age: now.Sub(inst.infoAt).Milliseconds(), text: inst.infoRaw, ok: true}
+			}
+			m.entries = append(m.entries, e)
+		}
+		out = append(out, m)
+	}
+	n.mu.Unlock()
+	c.w.Array(2 * len(out))
+	for _, m := range out {
+		c.w.Bulk(m.name)
+		c.w.Array(len(m.entries))
+		for _, e := range m.entries {
+			c.w.Array(2)
+			c.w.Int(e.age)
+			if e.ok {
+				c.w.Verbatim(e.text)
+			} else {
+				c.w.NullBulk()
+			}
+		}
+	}
 }
 
 func sentFailover(n *Node, c *clientConn, args []string) {
@@ -457,13 +533,21 @@ func cmdInfo(n *Node, c *clientConn, args []string) bool {
 		add("Clients", "connected_clients:"+strconv.Itoa(count))
 	}
 	if want("sentinel") {
+		n.mu.Lock()
+		epoch := n.state.CurrentEpoch
+		tiltFlag, tiltSecs := "0", "-1"
+		if n.tiltLocked() {
+			tiltFlag, tiltSecs = "1", strconv.FormatInt(int64(time.Since(n.tiltSince).Seconds()), 10)
+		}
+		n.mu.Unlock()
 		lines := []string{
 			"sentinel_masters:" + strconv.Itoa(len(n.cfg.Masters)),
-			"sentinel_tilt:0",
-			"sentinel_tilt_since_seconds:-1",
+			"sentinel_tilt:" + tiltFlag,
+			"sentinel_tilt_since_seconds:" + tiltSecs,
 			"sentinel_running_scripts:0",
 			"sentinel_scripts_queue_length:0",
 			"sentinel_simulate_failure_flags:0",
+			"sentinel_current_epoch:" + strconv.FormatUint(epoch, 10),
 		}
 		n.mu.Lock()
 		for i, name := range n.cfg.MasterNames() {

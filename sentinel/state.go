@@ -59,6 +59,7 @@ type group struct {
 	odownCount int
 
 	attempt     *attempt  // the failover attempt in progress, if any
+	switching   bool      // a switchover is in progress
 	nextAttempt time.Time // no new attempt before this
 	lastAsk     time.Time // last opinion query to peers
 }

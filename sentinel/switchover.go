@@ -3,8 +3,179 @@ package sentinel
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/failover"
+	"github.com/vigil-ha/vigil/topology"
 )
 
+// Switchover errors, with Sentinel-style reply codes.
+var (
+	errSwitchMasterDown = errors.New("ERR master is not healthy: use SENTINEL FAILOVER for a failed master")
+	errSwitchNoTarget   = errors.New("NOGOODSLAVE the requested replica is not a healthy replica of this master")
+)
+
+// switchover moves the master role of a healthy master to a replica with no
+// acknowledged write lost, in this order:
+//
+//  1. CLIENT PAUSE WRITE on the old master: writes wait, nothing new is
+//     acknowledged;
+//  2. wait until the target's replication offset reaches the old master's;
+//  3. REPLICAOF NO ONE on the target;
+//  4. switch the configuration (new config epoch, +switch-master, gossip)
+//     so that discovery answers the new master;
+//  5. REPLICAOF <target> on the old master, which also kills its clients
+//     so that the waiting writes fail unacknowledged and are retried on
+//     the new master; then CLIENT UNPAUSE;
+//  6. re-point the other replicas.
+//
+// Until step 3 any failure unpauses the old master and changes nothing.
+// Every step is bounded by the master's failover-timeout (at most 30 s for
+// the write pause).
 func (n *Node) switchover(ctx context.Context, name, to string) error {
-	return errors.New("ERR switchover not implemented yet")
+	n.mu.Lock()
+	g := n.groups[name]
+	if g == nil {
+		n.mu.Unlock()
+		return errNoSuchMaster
+	}
+	if g.attempt != nil || g.switching {
+		n.mu.Unlock()
+		return errInProgress
+	}
+	now := time.Now()
+	old := g.master.addr
+	if g.master.sdown || !g.master.connected || g.master.roleReported != topology.RoleMaster {
+		n.mu.Unlock()
+		return errSwitchMasterDown
+	}
+	snap := n.snapshotLocked(g, now)
+	var candidates []failover.Candidate
+	for _, c := range snap.Replicas {
+		if to == "" || c.Addr.String() == to {
+			candidates = append(candidates, c)
+		}
+	}
+	best, ok, _ := failover.SelectReplica(snap.Master, candidates, now)
+	if !ok || !best.LinkUp || best.ReplicaOf != old {
+		n.mu.Unlock()
+		if to != "" {
+			return errSwitchNoTarget
+		}
+		return errNoGoodSlave
+	}
+	target := best.Addr
+	others := []topology.Addr{}
+	for _, c := range snap.Replicas {
+		if c.Addr != target && !c.SDown {
+			others = append(others, c.Addr)
+		}
+	}
+	rec := n.state.Masters[name]
+	vs := failover.VoteState{CurrentEpoch: n.state.CurrentEpoch, VotedEpoch: rec.LeaderEpoch, VotedFor: rec.Leader}
+	next, epoch := failover.StartCandidacy(vs, n.id)
+	n.state.CurrentEpoch = next.CurrentEpoch
+	rec.LeaderEpoch, rec.Leader = next.VotedEpoch, next.VotedFor
+	n.saveStateLocked()
+	g.switching = true
+	mc := g.cfg
+	n.emit(Event{Type: "+new-epoch", Warning: true, Payload: uintString(epoch)})
+	n.emit(Event{Type: "+switchover-start", Warning: true, Payload: n.instanceRef(g.master) + " to " + target.String()})
+	n.mu.Unlock()
+
+	err := n.runSwitchover(ctx, g, mc, old, target, others, epoch)
+
+	n.mu.Lock()
+	g.switching = false
+	if err != nil {
+		n.emit(Event{Type: "-switchover-abort", Warning: true, Payload: "master " + name + " " + old.Host + " " + old.PortString() + " #" + err.Error()})
+	}
+	n.mu.Unlock()
+	return err
+}
+
+func (n *Node) runSwitchover(ctx context.Context, g *group, mc config.MasterConfig, old, target topology.Addr, others []topology.Addr, epoch uint64) error {
+	budget := min(mc.FailoverTimeout, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	oc := n.actions.client(mc, old)
+	defer oc.Close()
+	tc := n.actions.client(mc, target)
+	defer tc.Close()
+
+	pauseMs := strconv.FormatInt(budget.Milliseconds(), 10)
+	if err := oc.Do(ctx, "client", "pause", pauseMs, "write").Err(); err != nil {
+		return fmt.Errorf("ERR pausing writes on %s: %v", old, err)
+	}
+	unpause := func() {
+		uctx, ucancel := context.WithTimeout(context.Background(), actionTimeout)
+		defer ucancel()
+		if err := oc.Do(uctx, "client", "unpause").Err(); err != nil {
+			n.log.Error("could not unpause the old master; its pause ends by itself", "master", mc.Name, "addr", old.String(), "err", err, "pause", budget)
+		}
+	}
+
+	// Wait for the target to hold everything the old master acknowledged.
+	masterOff, err := infoInt(ctx, oc, "master_repl_offset")
+	if err != nil {
+		unpause()
+		return fmt.Errorf("ERR reading the old master's offset: %v", err)
+	}
+	for {
+		off, err := infoInt(ctx, tc, "slave_repl_offset")
+		if err == nil && off >= masterOff {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			unpause()
+			return fmt.Errorf("ERR replica %s did not catch up with the master within %v", target, budget)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+
+	if err := n.actions.replicaOf(ctx, mc, target, topology.Addr{}); err != nil {
+		unpause()
+		return fmt.Errorf("ERR promoting %s: %v", target, err)
+	}
+
+	// The target is the master from now on: tell everyone before the old
+	// master's clients are disconnected, so that they find it at once.
+	n.mu.Lock()
+	n.emit(Event{Type: "+promoted-slave", Warning: true, Payload: "slave " + target.String() + " " + target.Host + " " + target.PortString() + " @ " + mc.Name + " " + old.Host + " " + old.PortString()})
+	n.switchMasterLocked(g, target, epoch)
+	n.mu.Unlock()
+
+	if err := n.actions.replicaOf(ctx, mc, old, target); err != nil {
+		n.log.Error("could not demote the old master; it will be converted when seen", "master", mc.Name, "addr", old.String(), "err", err)
+	}
+	unpause()
+	for _, r := range others {
+		n.repointAsync(g, r, target)
+	}
+	return nil
+}
+
+// infoInt reads one integer field of INFO replication.
+func infoInt(ctx context.Context, c *redis.Client, field string) (int64, error) {
+	text, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, err
+	}
+	info, err := topology.ParseInfo(text)
+	if err != nil {
+		return 0, err
+	}
+	switch field {
+	case "master_repl_offset":
+		return info.MasterReplOffset, nil
+	case "slave_repl_offset":
+		return info.ReplicaReplOffset, nil
+	}
+	return 0, fmt.Errorf("unknown field %s", field)
 }

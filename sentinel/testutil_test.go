@@ -121,3 +121,12 @@ func fieldMap(out string) map[string]string {
 func writeFile(path, content string) error {
 	return os.WriteFile(path, []byte(content), 0o600)
 }
+
+// firstInstance returns the first instance block of redis-cli's output of
+// an array of instance maps.
+func firstInstance(out string) string {
+	if b := splitInstances(out); len(b) > 0 {
+		return b[0]
+	}
+	return ""
+}
