@@ -35,6 +35,10 @@ const (
 	// DefaultParallelSyncs is a master's parallel-syncs: replicas re-pointed
 	// at the new master at the same time during a failover.
 	DefaultParallelSyncs = 1
+	// DefaultHTTPListen is http.listen: empty, so the HTTP server (metrics
+	// and JSON API) is off unless configured. 127.0.0.1:9121 is the
+	// suggested address.
+	DefaultHTTPListen = ""
 )
 
 // Log levels and formats accepted in log.level and log.format.
@@ -54,6 +58,7 @@ type Config struct {
 	Node   NodeConfig
 	Gossip GossipConfig
 	Log    LogConfig
+	HTTP   HTTPConfig
 	// Masters maps each monitored master's name to its settings. The map
 	// key and MasterConfig.Name are the same string.
 	Masters map[string]MasterConfig
@@ -95,6 +100,30 @@ type LogConfig struct {
 	Format string
 }
 
+// HTTPConfig is the "http" section: the operator endpoint serving
+// Prometheus metrics and the JSON API.
+type HTTPConfig struct {
+	// Listen is the host:port the HTTP server binds. Empty (the default)
+	// turns the server off; port 0 picks a free port.
+	Listen string
+	// Token is the bearer token that authorises the endpoints that change
+	// state (manual failover, switchover). Empty disables them. It is a
+	// secret: LogValue redacts it and validation never echoes it.
+	Token string
+}
+
+// LogValue renders the section for slog with the token redacted.
+func (h HTTPConfig) LogValue() slog.Value {
+	token := ""
+	if h.Token != "" {
+		token = "******"
+	}
+	return slog.GroupValue(
+		slog.String("listen", h.Listen),
+		slog.String("token", token),
+	)
+}
+
 // MasterConfig is one entry of the "masters" section: a Redis master group to
 // monitor, the equivalent of Sentinel's "sentinel monitor" plus its per-master
 // directives.
@@ -134,6 +163,9 @@ func Default() Config {
 		Log: LogConfig{
 			Level:  DefaultLogLevel,
 			Format: DefaultLogFormat,
+		},
+		HTTP: HTTPConfig{
+			Listen: DefaultHTTPListen,
 		},
 		Masters: map[string]MasterConfig{},
 	}

@@ -107,6 +107,22 @@ func TestValidate(t *testing.T) {
 			[]string{`log.level: unknown level "INFO", want debug, info, warn or error`}},
 		{"log format unknown", func(c *Config) { c.Log.Format = "xml" },
 			[]string{`log.format: unknown format "xml", want text or json`}},
+		{"http off by default", func(c *Config) { c.HTTP = HTTPConfig{} }, nil},
+		{"http listen ok", func(c *Config) { c.HTTP.Listen = "127.0.0.1:9121" }, nil},
+		{"http listen all interfaces, any port", func(c *Config) { c.HTTP.Listen = ":0" }, nil},
+		{"http listen unparsable", func(c *Config) { c.HTTP.Listen = "9121" },
+			[]string{`http.listen: invalid address "9121": address 9121: missing port in address`}},
+		{"http listen bad port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:65536" },
+			[]string{`http.listen: invalid address "127.0.0.1:65536": port must be 0..65535`}},
+		{"http listen clashes with node.listen", func(c *Config) { c.HTTP.Listen = ":26379" },
+			[]string{`http.listen: ":26379" uses the same TCP port as node.listen "127.0.0.1:26379"`}},
+		{"http listen clashes with gossip.bind", func(c *Config) { c.HTTP.Listen = "127.0.0.1:7946" },
+			[]string{`http.listen: "127.0.0.1:7946" uses the same TCP port as gossip.bind "127.0.0.1:7946"`}},
+		{"http token ok", func(c *Config) { c.HTTP.Listen = "127.0.0.1:9121"; c.HTTP.Token = "Zm9v-YmFy_0123.~+/=" }, nil},
+		{"http token with space is not echoed", func(c *Config) { c.HTTP.Token = "hunter 2" },
+			[]string{`http.token: must be printable ASCII without spaces (value not shown)`}},
+		{"http token with newline", func(c *Config) { c.HTTP.Token = "abc\n" },
+			[]string{`http.token: must be printable ASCII without spaces (value not shown)`}},
 		{"quorum zero", func(c *Config) { setMaster(c, "mymaster", func(m *MasterConfig) { m.Quorum = 0 }) },
 			[]string{`masters.mymaster.quorum: must be >= 1, got 0`}},
 		{"addr missing", func(c *Config) { setMaster(c, "mymaster", func(m *MasterConfig) { m.Addr = topology.Addr{} }) },
@@ -280,5 +296,20 @@ func TestMasterLogValueRedactsPassword(t *testing.T) {
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "master", m)
 	if out := buf.String(); strings.Contains(out, "hunter2") || !strings.Contains(out, "master.auth-pass=******") {
 		t.Fatalf("log output %q leaks or misses the password field", out)
+	}
+}
+
+func TestHTTPLogValueRedactsToken(t *testing.T) {
+	var buf bytes.Buffer
+	h := HTTPConfig{Listen: "127.0.0.1:9121", Token: "hunter2"}
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "http", h)
+	out := buf.String()
+	if strings.Contains(out, "hunter2") || !strings.Contains(out, "http.token=******") || !strings.Contains(out, "http.listen=127.0.0.1:9121") {
+		t.Fatalf("log output %q leaks or misses the token field", out)
+	}
+	buf.Reset()
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "http", HTTPConfig{})
+	if out := buf.String(); !strings.Contains(out, "http.token=\"\"") {
+		t.Fatalf("log output %q: an unset token should show empty", out)
 	}
 }

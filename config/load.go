@@ -73,6 +73,10 @@ func settings() []setting {
 			str: func(c *Config) *string { return &c.Log.Level }},
 		{key: "log.format", flag: "log-format", usage: "log format: text or json",
 			str: func(c *Config) *string { return &c.Log.Format }},
+		{key: "http.listen", flag: "http-listen", usage: "host:port for the HTTP metrics and JSON API server, e.g. 127.0.0.1:9121 (default: off)",
+			str: func(c *Config) *string { return &c.HTTP.Listen }},
+		{key: "http.token", flag: "http-token", usage: "bearer token for the HTTP API's failover and switchover endpoints (default: those endpoints are disabled); prefer the environment, flags show in process listings",
+			str: func(c *Config) *string { return &c.HTTP.Token }},
 	}
 }
 
@@ -86,10 +90,10 @@ func lookupSetting(key string) (setting, bool) {
 }
 
 func isSection(name string) bool {
-	return name == "node" || name == "gossip" || name == "log"
+	return name == "node" || name == "gossip" || name == "log" || name == "http"
 }
 
-func topLevelKeys() []string { return []string{"node", "gossip", "log", "masters"} }
+func topLevelKeys() []string { return []string{"node", "gossip", "log", "http", "masters"} }
 
 func sectionKeys(section string) []string {
 	var keys []string
@@ -109,8 +113,9 @@ func envName(key string) string {
 
 // BindFlags registers vigil's configuration flags on fs: --node-id, --listen,
 // --announce, --data-dir, --gossip-bind, --join (repeatable),
-// --gossip-advertise, --log-level and --log-format. Defaults shown in help
-// are the Default* constants. Flags already defined on fs are left alone.
+// --gossip-advertise, --log-level, --log-format, --http-listen and
+// --http-token. Defaults shown in help are the Default* constants. Flags
+// already defined on fs are left alone.
 // Pass fs to Load as LoadOptions.Flags after parsing.
 func BindFlags(fs *pflag.FlagSet) {
 	def := Default()
@@ -305,8 +310,8 @@ func (l *loader) warnings() []Warning {
 
 // decodeEnv turns the VIGIL_* variables into a nested map for viper. An
 // empty value counts as unset. Unknown variables under a section prefix
-// (VIGIL_NODE_, VIGIL_GOSSIP_, VIGIL_LOG_, VIGIL_MASTERS_) are warned about;
-// other VIGIL_* names are left to whoever uses them.
+// (VIGIL_NODE_, VIGIL_GOSSIP_, VIGIL_LOG_, VIGIL_HTTP_, VIGIL_MASTERS_) are
+// warned about; other VIGIL_* names are left to whoever uses them.
 func (l *loader) decodeEnv(env []string) map[string]any {
 	last := make(map[string]string)
 	for _, kv := range env {

@@ -312,7 +312,7 @@ func TestLoadFileLevelErrors(t *testing.T) {
 		want string // substring of the error after the path
 	}{
 		{"syntax", "node:\n  listen: [\n", "yaml:"},
-		{"top level list", "- a\n- b\n", "the top level must be a mapping of sections (node, gossip, log, masters), got a list"},
+		{"top level list", "- a\n- b\n", "the top level must be a mapping of sections (node, gossip, log, http, masters), got a list"},
 		{"top level scalar", "hello\n", `got "hello"`},
 		{"two documents", "node: {}\n---\nlog: {}\n", "more than one YAML document"},
 		{"tab indentation", "node:\n\tlisten: a:1\n", "yaml:"},
@@ -527,6 +527,8 @@ func TestBindFlags(t *testing.T) {
 		"gossip-advertise": "",
 		"log-level":        DefaultLogLevel,
 		"log-format":       DefaultLogFormat,
+		"http-listen":      DefaultHTTPListen,
+		"http-token":       "",
 	}
 	n := 0
 	fs.VisitAll(func(f *pflag.Flag) { n++ })
@@ -618,4 +620,57 @@ func TestDocsExample(t *testing.T) {
 	if len(cfg.Masters) != 2 {
 		t.Fatalf("docs example has %d masters, want 2", len(cfg.Masters))
 	}
+}
+
+func TestHTTPSection(t *testing.T) {
+	t.Run("defaults: off, no token", func(t *testing.T) {
+		cfg, _, err := Load(LoadOptions{})
+		if err != nil || cfg.HTTP != (HTTPConfig{}) {
+			t.Fatalf("Load() = %+v, %v", cfg, err)
+		}
+	})
+	t.Run("file", func(t *testing.T) {
+		path := writeConfig(t, "http:\n  listen: 127.0.0.1:9121\n  token: 0123\n")
+		cfg, warns, err := Load(LoadOptions{File: path})
+		if err != nil || warns != nil {
+			t.Fatalf("Load() = %v, %v", warningStrings(warns), err)
+		}
+		if want := (HTTPConfig{Listen: "127.0.0.1:9121", Token: "0123"}); cfg.HTTP != want {
+			t.Fatalf("http = %+v, want %+v", cfg.HTTP, want)
+		}
+	})
+	t.Run("env over file, flag over env", func(t *testing.T) {
+		path := writeConfig(t, "http:\n  listen: 127.0.0.1:1\n  token: file-token\n")
+		env := []string{"VIGIL_HTTP_LISTEN=127.0.0.1:2", "VIGIL_HTTP_TOKEN=env-token"}
+		cfg, _, err := Load(LoadOptions{File: path, Env: env})
+		if err != nil || cfg.HTTP != (HTTPConfig{Listen: "127.0.0.1:2", Token: "env-token"}) {
+			t.Fatalf("env: Load() = %+v, %v", cfg, err)
+		}
+		cfg, _, err = Load(LoadOptions{File: path, Env: env, Flags: newFlags(t, "--http-listen=127.0.0.1:3", "--http-token=flag-token")})
+		if err != nil || cfg.HTTP != (HTTPConfig{Listen: "127.0.0.1:3", Token: "flag-token"}) {
+			t.Fatalf("flags: Load() = %+v, %v", cfg, err)
+		}
+	})
+	t.Run("errors name the key and origin, never the token", func(t *testing.T) {
+		path := writeConfig(t, "http:\n  listen: 9121\n")
+		_, _, err := Load(LoadOptions{File: path, Env: []string{"VIGIL_HTTP_TOKEN=two words"}})
+		want := []string{
+			`http.listen: invalid address "9121": address 9121: missing port in address (` + path + `:2)`,
+			`http.token: must be printable ASCII without spaces (value not shown) ($VIGIL_HTTP_TOKEN)`,
+		}
+		if got := errLines(err); !slices.Equal(got, want) {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	})
+	t.Run("unknown keys and variables warn", func(t *testing.T) {
+		path := writeConfig(t, "http:\n  listn: 127.0.0.1:9121\n")
+		_, warns, err := Load(LoadOptions{File: path, Env: []string{"VIGIL_HTTP_TOKN=x"}})
+		want := []string{
+			`VIGIL_HTTP_TOKN: unknown environment variable, ignored; did you mean VIGIL_HTTP_TOKEN?`,
+			`http.listn: unknown key, ignored; did you mean "listen"? (` + path + `:2)`,
+		}
+		if err != nil || !slices.Equal(warningStrings(warns), want) {
+			t.Fatalf("Load() = %q, %v; want warnings %q", warningStrings(warns), err, want)
+		}
+	})
 }

@@ -95,6 +95,16 @@ func (c *Config) check() []*FieldError {
 		add(checkPeerAddr("gossip.advertise", c.Gossip.Advertise))
 	}
 
+	if c.HTTP.Listen != "" {
+		add(checkBindAddr("http.listen", c.HTTP.Listen))
+		add(checkTCPClash("http.listen", c.HTTP.Listen, "node.listen", c.Node.Listen))
+		add(checkTCPClash("http.listen", c.HTTP.Listen, "gossip.bind", c.Gossip.Bind))
+	}
+	if c.HTTP.Token != "" && !validToken(c.HTTP.Token) {
+		// Never echo the token: it is a secret.
+		add(fieldErr("http.token", "must be printable ASCII without spaces (value not shown)"))
+	}
+
 	switch c.Log.Level {
 	case LevelDebug, LevelInfo, LevelWarn, LevelError:
 	default:
@@ -197,15 +207,33 @@ func addrError(key, s string, err error) *FieldError {
 // checkPortClash rejects a gossip.bind that would take the TCP port the
 // Sentinel-protocol server listens on.
 func checkPortClash(listen, bind string) *FieldError {
-	lh, lp, err1 := net.SplitHostPort(listen)
-	bh, bp, err2 := net.SplitHostPort(bind)
-	if err1 != nil || err2 != nil || lp != bp || lp == "0" {
+	return checkTCPClash("gossip.bind", bind, "node.listen", listen)
+}
+
+// checkTCPClash rejects addr (the value of key) when it would bind the same
+// TCP port as other (the value of otherKey): same port (not 0) and the same
+// host or a wildcard on either side.
+func checkTCPClash(key, addr, otherKey, other string) *FieldError {
+	ah, ap, err1 := net.SplitHostPort(addr)
+	oh, op, err2 := net.SplitHostPort(other)
+	if err1 != nil || err2 != nil || ap != op || ap == "0" {
 		return nil
 	}
-	if lh == bh || isWildcard(lh) || isWildcard(bh) {
-		return fieldErr("gossip.bind", "%q uses the same TCP port as node.listen %q", bind, listen)
+	if ah == oh || isWildcard(ah) || isWildcard(oh) {
+		return fieldErr(key, "%q uses the same TCP port as %s %q", addr, otherKey, other)
 	}
 	return nil
+}
+
+// validToken accepts a bearer token that travels unchanged in an HTTP
+// header: printable ASCII, no spaces.
+func validToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 func isWildcard(host string) bool {

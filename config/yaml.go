@@ -64,7 +64,7 @@ func parseYAML(data []byte) (*yaml.Node, error) {
 		return nil, nil
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("the top level must be a mapping of sections (node, gossip, log, masters), got %s", describe(root))
+		return nil, fmt.Errorf("the top level must be a mapping of sections (node, gossip, log, http, masters), got %s", describe(root))
 	}
 	return root, nil
 }
@@ -221,7 +221,7 @@ func (l *loader) decodeFile(data []byte) (map[string]any, map[string]MasterConfi
 	return values, masters, nil
 }
 
-// decodeSection reads one of node, gossip, log.
+// decodeSection reads one of node, gossip, log, http.
 func (l *loader) decodeSection(e entry) map[string]any {
 	v := resolve(e.val)
 	if isNull(v) {

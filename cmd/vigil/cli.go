@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/sentinel"
+	"github.com/vigil-ha/vigil/sentinel/httpapi"
 )
 
 // Exit codes a script can rely on.
@@ -22,6 +24,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // the operation failed (e.g. node could not start)
 	exitUsage   = 2 // bad command line or invalid configuration
+
+	exitUnknownMaster = 3 // the node monitors no master by that name
+	exitUnreachable   = 4 // the node could not be reached (refused, timeout)
 )
 
 // exitError carries an exit code through cobra.
@@ -57,7 +62,8 @@ func newRoot(env []string, stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(env, stderr), newCheckConfigCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newRunCmd(env, stderr), newCheckConfigCmd(stdout), newVersionCmd(stdout),
+		newStatusCmd(env), newFailoverCmd(env), newSwitchoverCmd(env), newGetMasterAddrCmd(env), newCKQuorumCmd(env))
 	return root
 }
 
@@ -111,9 +117,29 @@ func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return &exitError{exitFailure, err}
 			}
+			var api *httpapi.Server
+			if cfg.HTTP.Listen != "" {
+				// Listen before the node runs: a busy port fails the start,
+				// and the node's first events are counted.
+				api = httpapi.New(node, cfg.HTTP, log.With("component", "http"))
+				if err := api.Listen(); err != nil {
+					return &exitError{exitFailure, err}
+				}
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			if err := node.Run(ctx); err != nil {
+			var wg sync.WaitGroup
+			if api != nil {
+				wg.Go(func() {
+					if err := api.Serve(ctx); err != nil {
+						log.Error("http server failed; the node keeps running", "err", err)
+					}
+				})
+			}
+			err = node.Run(ctx)
+			stop() // the node stopped: stop the HTTP server too
+			wg.Wait()
+			if err != nil {
 				return &exitError{exitFailure, err}
 			}
 			return nil
