@@ -58,7 +58,7 @@ func (l *link) run(ctx context.Context, n *Node, downAfter time.Duration) {
 	defer l.client.Close()
 	period, timeout := linkTimeouts(downAfter)
 	var nextPing, lastInfo, nextHello time.Time
-	infoFailed := false
+	infoFailed, pingFailed := false, false
 	for {
 		now := time.Now()
 		if n.cluster != nil && !now.Before(nextHello) {
@@ -84,8 +84,16 @@ func (l *link) run(ctx context.Context, n *Node, downAfter time.Duration) {
 			n.recordPing(l, time.Now(), err)
 			if pingAcceptable(err) {
 				nextPing = now.Add(period)
+				if pingFailed {
+					// Back after an outage: read INFO now, a reboot (new
+					// run id, maybe an emptied data set) must be seen at
+					// once, not at the next 10 s poll.
+					lastInfo = time.Time{}
+				}
+				pingFailed = false
 			} else {
 				nextPing = time.Now().Add(min(retryDelay, period))
+				pingFailed = true
 			}
 		}
 		if nextInfo := l.nextInfo(lastInfo, infoFailed); !time.Now().Before(nextInfo) {

@@ -278,13 +278,21 @@ func (n *Node) startLink(inst *instance) {
 		group:  g.name(),
 		poke:   make(chan struct{}, 1),
 		cancel: cancel,
-		client: redis.NewClient(opts),
 	}
+	// Every new connection may be to a restarted instance: read its INFO
+	// at once so that a reboot (and a regressed data set) is seen within
+	// a ping period, even when no PING ever failed.
+	opts.OnConnect = func(context.Context, *redis.Conn) error {
+		l.requestInfo()
+		return nil
+	}
+	l.client = redis.NewClient(opts)
 	inst.link = l
 	l.fastInfo.Store(n.wantFastInfo(g))
 	n.linksWG.Go(func() { l.run(ctx, n, g.cfg.DownAfter) })
 	if n.cluster != nil {
 		subOpts := *opts
+		subOpts.OnConnect = nil
 		subOpts.ClientName = "vigil-" + n.id[:min(8, len(n.id))] + "-pubsub"
 		subOpts.ReadTimeout = -1
 		n.linksWG.Go(func() { l.runHello(ctx, n, &subOpts) })
@@ -356,6 +364,7 @@ func (n *Node) recordInfo(l *link, at time.Time, text string, err error) {
 	inst.infoRaw = text
 	if inst.runID != "" && info.RunID != "" && info.RunID != inst.runID {
 		n.emit(Event{Type: "+reboot", Payload: n.instanceRef(inst)})
+		n.checkRegressionLocked(inst, info, at)
 	}
 	if info.RunID != "" {
 		inst.runID = info.RunID
@@ -428,6 +437,7 @@ func (n *Node) tick(now time.Time) {
 	tilt := n.tiltLocked()
 	for _, name := range n.cfg.MasterNames() {
 		g := n.groups[name]
+		n.clearRegressionLocked(g, now)
 		sdownBefore := g.master.sdown
 		n.checkSDown(g.master, now)
 		for _, r := range g.sortedReplicas() {
@@ -487,12 +497,16 @@ func (n *Node) checkSDown(inst *instance, now time.Time) {
 		InfoPeriod:          infoPeriod,
 	}
 	reason := probe.Reason(now)
-	down := reason != failover.NotDown
+	down := reason != failover.NotDown || !inst.regressedSince.IsZero()
 	switch {
 	case down && !inst.sdown:
 		inst.sdown = true
 		inst.sdownSince = now
-		n.log.Warn("instance subjectively down", "master", inst.group.name(), "addr", inst.addr.String(), "reason", reason.String())
+		why := reason.String()
+		if !inst.regressedSince.IsZero() {
+			why = "data-regressed"
+		}
+		n.log.Warn("instance subjectively down", "master", inst.group.name(), "addr", inst.addr.String(), "reason", why)
 		n.emit(Event{Type: "+sdown", Warning: true, Payload: n.instanceRef(inst)})
 	case !down && inst.sdown:
 		inst.sdown = false

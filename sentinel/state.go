@@ -36,6 +36,10 @@ type instance struct {
 	sdown      bool
 	sdownSince time.Time
 
+	// regressedSince is set when the instance, our master, rebooted with
+	// less data than its replicas hold (see checkRegressionLocked).
+	regressedSince time.Time
+
 	// Reconfiguration bookkeeping (convert-to-slave, fix-slave-config).
 	lastFix          time.Time
 	wrongMasterSince time.Time

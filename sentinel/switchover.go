@@ -179,3 +179,5 @@ func infoInt(ctx context.Context, c *redis.Client, field string) (int64, error) 
 	}
 	return 0, fmt.Errorf("unknown field %s", field)
 }
+
+func i64(v int64) string { return strconv.FormatInt(v, 10) }

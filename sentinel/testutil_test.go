@@ -130,3 +130,38 @@ func firstInstance(out string) string {
 	}
 	return ""
 }
+
+// startStoppableNode is startNode with a stop function that shuts the node
+// down (and waits) before the test ends, like a crash of the process.
+func startStoppableNode(t testing.TB, cfg config.Config) (*Node, func()) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	n, err := New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = n.Run(ctx)
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("node did not stop within 10s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return n, stop
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -43,6 +43,12 @@ type Info struct {
 	SecondReplOffset    int64  // offset up to which MasterReplID2 is valid; -1 when none or absent
 	MasterFailoverState string // master_failover_state (6.2+): no-failover, waiting-for-sync, failover-in-progress
 
+	// Keyspace section: the total of every dbN's keys=, and whether the
+	// reply had a "# Keyspace" section at all (INFO without it says
+	// nothing about keys).
+	Keys      int64
+	KeysKnown bool
+
 	// Master side.
 	ConnectedReplicas int
 	Replicas          []ReplicaEntry // in slaveN order; malformed lines are left out

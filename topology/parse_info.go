@@ -31,6 +31,9 @@ func ParseInfo(text string) (Info, error) {
 	var role string
 	for line := range strings.Lines(text) {
 		line = strings.TrimRight(line, "\r\n")
+		if line == "# Keyspace" {
+			info.KeysKnown = true
+		}
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -60,6 +63,10 @@ func ParseInfo(text string) (Info, error) {
 
 // apply records one "key:value" line other than role.
 func (i *Info) apply(key, value string) {
+	if strings.HasPrefix(key, "db") && isDigits(key[2:]) {
+		i.addKeys(value)
+		return
+	}
 	switch key {
 	case "run_id":
 		i.RunID = value
@@ -201,4 +208,29 @@ func setBool(dst *bool, value string) {
 	case "0":
 		*dst = false
 	}
+}
+
+// addKeys adds the keys= count of one keyspace line
+// ("db0:keys=10,expires=0,avg_ttl=0"); a malformed line adds nothing.
+func (i *Info) addKeys(value string) {
+	for field := range strings.SplitSeq(value, ",") {
+		if v, ok := strings.CutPrefix(field, "keys="); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+				i.Keys += n
+			}
+			return
+		}
+	}
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
