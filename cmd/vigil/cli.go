@@ -63,7 +63,7 @@ func newRoot(env []string, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(env, stderr), newCheckConfigCmd(stdout), newVersionCmd(stdout),
-		newStatusCmd(env), newFailoverCmd(env), newSwitchoverCmd(env), newGetMasterAddrCmd(env), newCKQuorumCmd(env))
+		newImportSentinelConfCmd(stdout), newStatusCmd(env), newFailoverCmd(env), newSwitchoverCmd(env), newGetMasterAddrCmd(env), newCKQuorumCmd(env))
 	return root
 }
 
@@ -74,6 +74,29 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
 			fmt.Fprintln(stdout, "vigil", sentinel.Version)
+		},
+	}
+}
+
+func newImportSentinelConfCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "import-sentinel-conf FILE",
+		Short: "Print the vigil YAML configuration equivalent to a redis sentinel.conf",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, _, warnings, err := config.LoadSentinelConf(args[0])
+			for _, w := range warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w.String())
+			}
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			out, err := config.MarshalYAML(cfg)
+			if err != nil {
+				return &exitError{exitFailure, err}
+			}
+			_, err = stdout.Write(out)
+			return err
 		},
 	}
 }
@@ -98,13 +121,26 @@ func newCheckConfigCmd(stdout io.Writer) *cobra.Command {
 }
 
 func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
-	var file string
+	var file, sentinelConf string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a vigil node: monitor the configured masters and serve the Sentinel protocol",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, warnings, err := config.Load(config.LoadOptions{File: file, Flags: cmd.Flags(), Env: env})
+			var (
+				cfg      *config.Config
+				seed     *config.SentinelState
+				warnings []config.Warning
+				err      error
+			)
+			if sentinelConf != "" {
+				if file != "" {
+					return &exitError{exitUsage, errors.New("--config and --sentinel-conf are mutually exclusive")}
+				}
+				cfg, seed, warnings, err = config.LoadSentinelConf(sentinelConf)
+			} else {
+				cfg, warnings, err = config.Load(config.LoadOptions{File: file, Flags: cmd.Flags(), Env: env})
+			}
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
@@ -112,6 +148,15 @@ func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
 			redis.SetLogger(redisLogger{log})
 			for _, w := range warnings {
 				log.Warn("configuration warning", "key", w.Key, "msg", w.Message)
+			}
+			if seed != nil {
+				seeded, err := sentinel.SeedFromSentinel(*cfg, seed)
+				if err != nil {
+					return &exitError{exitFailure, err}
+				}
+				if seeded {
+					log.Info("state seeded from sentinel.conf", "file", sentinelConf, "epoch", seed.CurrentEpoch)
+				}
 			}
 			node, err := sentinel.New(*cfg, log)
 			if err != nil {
@@ -146,6 +191,7 @@ func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "YAML configuration file")
+	cmd.Flags().StringVar(&sentinelConf, "sentinel-conf", "", "an unmodified redis sentinel.conf to run from instead of --config (read-only: vigil never rewrites it)")
 	config.BindFlags(cmd.Flags())
 	return cmd
 }
