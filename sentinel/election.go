@@ -85,7 +85,7 @@ func (n *Node) downVotersLocked(g *group, now time.Time) []string {
 // attempt is running, the retry time has come and this node's turn in the
 // stagger has come. Requires n.mu.
 func (n *Node) maybeStartFailoverLocked(g *group, now time.Time) {
-	if !g.odown || g.attempt != nil || g.switching || now.Before(g.nextAttempt) {
+	if !g.odown || g.attempt != nil || g.switching || now.Before(g.nextAttempt) || n.pausedLocked(g) {
 		return
 	}
 	rank := slices.Index(n.downVotersLocked(g, now), n.id)
@@ -191,7 +191,11 @@ func (n *Node) handleVoteRequest(from cluster.Member, req cluster.VoteRequest) (
 	}
 	reply.Master = g.name()
 	reply.Down = g.master.sdown && !n.tiltLocked()
-	vr := n.voteLocked(g, req.Epoch, req.Candidate)
+	candidate := req.Candidate
+	if n.pausedLocked(g) {
+		candidate = "" // maintenance mode: answer, but never vote
+	}
+	vr := n.voteLocked(g, req.Epoch, candidate)
 	reply.Leader, reply.LeaderEpoch = vr.Leader, vr.Epoch
 	if reply.Leader == "" {
 		reply.Leader = "*"

@@ -143,6 +143,10 @@ func (n *Node) applyLocked(g *group, actions []failover.Action) {
 			n.switchMasterLocked(g, act.NewMaster, act.Epoch)
 		case failover.Aborted:
 			g.attempt = nil
+			g.lastAbort, g.lastAbortAt = act.Reason.String(), time.Now()
+			for _, r := range act.Rejected {
+				g.lastAbort += "; " + r.Addr.String() + ": " + r.Reason.String()
+			}
 			n.log.Warn("failover aborted", "master", g.name(), "reason", act.Reason.String(), "rejected", len(act.Rejected))
 			for _, r := range act.Rejected {
 				n.log.Warn("replica not promotable", "master", g.name(), "replica", r.Addr.String(), "reason", r.Reason.String())

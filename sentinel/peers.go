@@ -25,12 +25,13 @@ type peer struct {
 
 // peerView is a peer's opinion on one master.
 type peerView struct {
-	addr        string
-	configEpoch uint64
-	sdown       bool
-	at          time.Time // when we learned it
-	leader      string
-	leaderEpoch uint64
+	addr         string
+	configEpoch  uint64
+	sdown        bool
+	at           time.Time // when we learned it
+	leader       string
+	leaderEpoch  uint64
+	pauseVersion uint64
 }
 
 // LocalState implements cluster.Handler: this node's view, gossiped to peers.
@@ -47,12 +48,17 @@ func (n *Node) localStateLocked() cluster.NodeState {
 		g := n.groups[name]
 		rec := n.state.Masters[name]
 		ms := cluster.MasterState{
-			Name:        name,
-			Addr:        g.advertisedAddr().String(),
-			ConfigEpoch: g.configEpoch,
-			SDown:       g.master.sdown,
-			LeaderEpoch: rec.LeaderEpoch,
-			Leader:      rec.Leader,
+			Name:         name,
+			Addr:         g.advertisedAddr().String(),
+			ConfigEpoch:  g.configEpoch,
+			SDown:        g.master.sdown,
+			LeaderEpoch:  rec.LeaderEpoch,
+			Leader:       rec.Leader,
+			Paused:       rec.Paused,
+			PauseVersion: rec.PauseVersion,
+		}
+		if ms.Leader == unknownLeader {
+			ms.Leader = ""
 		}
 		if g.master.sdown {
 			ms.SDownSinceMs = now.Sub(g.master.sdownSince).Milliseconds()
@@ -80,10 +86,11 @@ func (n *Node) HandleState(from cluster.Member, st cluster.NodeState) {
 		}
 		p.masters[ms.Name] = peerView{
 			addr: ms.Addr, configEpoch: ms.ConfigEpoch, sdown: ms.SDown, at: now,
-			leader: ms.Leader, leaderEpoch: ms.LeaderEpoch,
+			leader: ms.Leader, leaderEpoch: ms.LeaderEpoch, pauseVersion: ms.PauseVersion,
 		}
 		n.notePeerForGroupLocked(g, p)
 		n.adoptConfigLocked(g, p, ms.Addr, ms.ConfigEpoch)
+		n.adoptPauseLocked(g, ms.Paused, ms.PauseVersion)
 	}
 }
 

@@ -32,6 +32,9 @@ func sentinelTable() map[string]sentinelSub {
 		"failover":                {3, sentFailover},
 		"switchover":              {-3, sentSwitchover},
 		"info-cache":              {-2, sentInfoCache},
+		"pause":                   {3, sentPause},
+		"explain":                 {3, sentExplain},
+		"resume":                  {3, sentResume},
 	}
 }
 
@@ -220,7 +223,11 @@ func sentIsMasterDown(n *Node, c *clientConn, args []string) {
 		if g.master.sdown && !n.tiltLocked() {
 			down = 1
 		}
-		vr := n.voteLocked(g, epoch, args[5])
+		candidate := args[5]
+		if n.pausedLocked(g) {
+			candidate = "*"
+		}
+		vr := n.voteLocked(g, epoch, candidate)
 		if vr.Leader != "" {
 			leader, leaderEpoch = vr.Leader, vr.Epoch
 		}
@@ -303,6 +310,36 @@ func sentInfoCache(n *Node, c *clientConn, args []string) {
 			}
 		}
 	}
+}
+
+// sentPause and sentResume are vigil's SENTINEL PAUSE|RESUME <name>:
+// maintenance mode for one master on every node.
+func sentPause(n *Node, c *clientConn, args []string)  { replyErr(c, n.setPause(args[2], true)) }
+func sentResume(n *Node, c *clientConn, args []string) { replyErr(c, n.setPause(args[2], false)) }
+
+// sentExplain is vigil's SENTINEL EXPLAIN <name>: the current failover
+// decision as [reason, [detail, ...], last-abort].
+func sentExplain(n *Node, c *clientConn, args []string) {
+	d, err := n.Explain(args[2])
+	if err != nil {
+		c.w.Error(err.Error())
+		return
+	}
+	c.w.Map(3)
+	c.w.Bulk("reason")
+	c.w.Bulk(d.Reason.String())
+	c.w.Bulk("details")
+	c.w.BulkStrings(d.Details)
+	c.w.Bulk("last-abort")
+	c.w.Bulk(d.LastAbort)
+}
+
+func replyErr(c *clientConn, err error) {
+	if err != nil {
+		c.w.Error(err.Error())
+		return
+	}
+	c.w.Simple("OK")
 }
 
 func sentFailover(n *Node, c *clientConn, args []string) {
@@ -487,6 +524,9 @@ func (n *Node) flags(inst *instance) string {
 	}
 	if !inst.connected {
 		f = append(f, "disconnected")
+	}
+	if inst.isMaster() && n.pausedLocked(inst.group) {
+		f = append(f, "paused")
 	}
 	if a := inst.group.attempt; a != nil {
 		if inst.isMaster() {

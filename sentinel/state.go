@@ -66,6 +66,9 @@ type group struct {
 	switching   bool      // a switchover is in progress
 	nextAttempt time.Time // no new attempt before this
 	lastAsk     time.Time // last opinion query to peers
+
+	lastAbort   string // why this node's last attempt ended without a failover
+	lastAbortAt time.Time
 }
 
 // advertisedAddr is the master address clients and peers are told: the

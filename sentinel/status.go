@@ -46,6 +46,8 @@ type MasterStatus struct {
 	Peers           []string        `json:"peers"`
 	NextAttempt     time.Time       `json:"next_attempt,omitzero"`
 	MasterOffset    int64           `json:"master_repl_offset"`
+	Paused          bool            `json:"paused"`
+	Decision        Decision        `json:"decision"`
 }
 
 // ReplicaStatus is one replica of a master group.
@@ -95,6 +97,8 @@ func (n *Node) Status() Status {
 			QuorumReachable: usable >= g.cfg.Quorum && usable >= failover.Majority(voters),
 			NextAttempt:     g.nextAttempt,
 			MasterOffset:    g.master.info.MasterReplOffset,
+			Paused:          n.pausedLocked(g),
+			Decision:        n.explainLocked(g, now),
 		}
 		if a := g.attempt; a != nil {
 			ms.FailoverState, ms.FailoverEpoch = a.m.State().String(), a.epoch
@@ -130,6 +134,13 @@ func peerIDs(m map[string]*peer) []string {
 	}
 	return out
 }
+
+// Pause puts the named master in maintenance mode on every node: no
+// automatic failover until Resume.
+func (n *Node) Pause(name string) error { return n.setPause(name, true) }
+
+// Resume ends maintenance mode for the named master.
+func (n *Node) Resume(name string) error { return n.setPause(name, false) }
 
 // Failover starts a manual failover of the named master without asking the
 // other nodes, like SENTINEL FAILOVER. It returns once the attempt started.

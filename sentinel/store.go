@@ -49,6 +49,10 @@ type MasterRecord struct {
 	KnownReplicas []string `json:"known_replicas,omitempty"`
 	// KnownPeers are other vigil nodes seen monitoring this master.
 	KnownPeers []PeerRecord `json:"known_peers,omitempty"`
+	// Paused is maintenance mode (vigil pause NAME); PauseVersion orders
+	// pause and resume decisions across nodes, the highest wins.
+	Paused       bool   `json:"paused,omitempty"`
+	PauseVersion uint64 `json:"pause_version,omitempty"`
 }
 
 // PeerRecord is a known vigil peer.

@@ -63,7 +63,8 @@ func newRoot(env []string, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(env, stderr), newCheckConfigCmd(stdout), newVersionCmd(stdout),
-		newImportSentinelConfCmd(stdout), newStatusCmd(env), newFailoverCmd(env), newSwitchoverCmd(env), newGetMasterAddrCmd(env), newCKQuorumCmd(env))
+		newImportSentinelConfCmd(stdout), newStatusCmd(env), newFailoverCmd(env), newSwitchoverCmd(env), newGetMasterAddrCmd(env), newCKQuorumCmd(env),
+		newPauseCmd(env, true), newPauseCmd(env, false), newExplainCmd(env))
 	return root
 }
 

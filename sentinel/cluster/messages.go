@@ -80,6 +80,11 @@ type MasterState struct {
 	SDownSinceMs int64  `json:"sdown_since_ms"` // how long it has been s_down, ms (a duration, not a time)
 	LeaderEpoch  uint64 `json:"leader_epoch"`   // epoch of the last vote this node gave for this master
 	Leader       string `json:"leader"`         // node id voted for at LeaderEpoch, or ""
+	// Paused is the master's maintenance mode (no automatic failover),
+	// and PauseVersion orders pause/resume decisions across nodes: the
+	// highest version wins.
+	Paused       bool   `json:"paused,omitempty"`
+	PauseVersion uint64 `json:"pause_version,omitempty"`
 }
 
 // Message is a direct message between two nodes: VoteRequest or VoteReply.
