@@ -63,6 +63,7 @@ type ReplicaStatus struct {
 	LinkUp     bool          `json:"master_link_up"`
 	Offset     int64         `json:"offset"`
 	Lag        int64         `json:"lag_bytes"`
+	LagSeconds int64         `json:"lag_seconds"` // from the master\'s INFO (last ack); -1 when unknown
 	Priority   int           `json:"priority"`
 	InfoAge    time.Duration `json:"info_age_ns"`
 	LastOKPing time.Time     `json:"last_ok_ping"`
@@ -114,6 +115,12 @@ func (n *Node) Status() Status {
 			}
 			if mo := g.master.info.MasterReplOffset; mo > 0 && rs.Offset > 0 {
 				rs.Lag = max(mo-rs.Offset, 0)
+			}
+			rs.LagSeconds = -1
+			for _, e := range g.master.info.Replicas {
+				if e.Addr == r.addr {
+					rs.LagSeconds = e.Lag
+				}
 			}
 			ms.Replicas = append(ms.Replicas, rs)
 		}

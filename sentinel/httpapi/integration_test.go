@@ -81,6 +81,21 @@ func TestRealNode(t *testing.T) {
 	if code, _, body := do(t, "GET", base+"/readyz", ""); code != http.StatusOK {
 		t.Fatalf("GET /readyz = %d %s", code, body)
 	}
+	if code, _, body := do(t, "GET", base+"/v1/masters/mymaster/primary", ""); code != http.StatusOK || !strings.Contains(body, `"addr": "`+grp.Master.Addr()+`"`) {
+		t.Fatalf("GET primary = %d %s", code, body)
+	}
+	redistest.WaitFor(t, 15*time.Second, "the replica offered within 10s of lag", func() bool {
+		code, _, body := do(t, "GET", base+"/v1/masters/mymaster/replica?max-lag=10", "")
+		return code == http.StatusOK && strings.Contains(body, `"addr": "`+replica+`"`)
+	})
+	if code, _, body := do(t, "GET", base+"/v1/masters/mymaster/replica?max-lag=x", ""); code != http.StatusBadRequest {
+		t.Fatalf("GET replica?max-lag=x = %d %s", code, body)
+	}
+	grp.Replicas[0].Kill()
+	redistest.WaitFor(t, 15*time.Second, "no replica offered once it is dead", func() bool {
+		code, _, _ := do(t, "GET", base+"/v1/masters/mymaster/replica", "")
+		return code == http.StatusServiceUnavailable
+	})
 	if code, _, body := do(t, "GET", base+"/v1/masters/other", ""); code != http.StatusNotFound {
 		t.Fatalf("GET /v1/masters/other = %d %s", code, body)
 	}

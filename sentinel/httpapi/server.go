@@ -124,6 +124,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
 	mux.HandleFunc("GET /v1/masters", s.handleMasters)
 	mux.HandleFunc("GET /v1/masters/{name}", s.handleMaster)
+	mux.HandleFunc("GET /v1/masters/{name}/primary", s.handlePrimary)
+	mux.HandleFunc("GET /v1/masters/{name}/replica", s.handleReplica)
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("POST /v1/masters/{name}/failover", s.requireToken(s.handleFailover))
 	mux.HandleFunc("POST /v1/masters/{name}/switchover", s.requireToken(s.handleSwitchover))
