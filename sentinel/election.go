@@ -112,8 +112,13 @@ func (n *Node) startAttemptLocked(g *group, now time.Time, forced bool) {
 	n.state.CurrentEpoch = next.CurrentEpoch
 	rec.LeaderEpoch, rec.Leader = next.VotedEpoch, next.VotedFor
 	n.saveStateLocked()
-	n.emit(Event{Type: "+new-epoch", Warning: true, Payload: uintString(epoch)})
-	n.emit(Event{Type: "+try-failover", Warning: true, Payload: n.instanceRef(g.master)})
+	kind := "failover"
+	if forced {
+		kind = "manual-failover"
+	}
+	n.beginRecordLocked(g, kind, epoch)
+	n.emitFor(g, Event{Type: "+new-epoch", Warning: true, Payload: uintString(epoch)})
+	n.emitFor(g, Event{Type: "+try-failover", Warning: true, Payload: n.instanceRef(g.master)})
 	g.attempt = &attempt{
 		epoch: epoch,
 		votes: map[string]string{n.id: n.id},

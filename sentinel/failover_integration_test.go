@@ -176,4 +176,30 @@ func TestFailoverAfterKill(t *testing.T) {
 		}
 	}
 	t.Logf("client: %d writes, %d acknowledged", writes.Load(), acked.Load())
+
+	// Every node recorded the failover in its history; the leader with
+	// its timeline.
+	led := 0
+	for _, n := range nodes {
+		h, err := n.History("mymaster")
+		if err != nil || len(h) == 0 || h[0].Outcome != "switched" || h[0].NewMaster != best.Addr() {
+			t.Errorf("node %s history: %+v %v", n.ID(), h, err)
+			continue
+		}
+		if h[0].Kind == "failover" {
+			led++
+			types := map[string]bool{}
+			for _, e := range h[0].Timeline {
+				types[e.Type] = true
+			}
+			for _, want := range []string{"+try-failover", "+elected-leader", "+selected-slave", "+promoted-slave", "+failover-end", "+switch-master"} {
+				if !types[want] {
+					t.Errorf("leader timeline lacks %s: %+v", want, h[0].Timeline)
+				}
+			}
+		}
+	}
+	if led != 1 {
+		t.Errorf("%d nodes recorded leading the failover, want 1", led)
+	}
 }

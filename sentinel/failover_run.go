@@ -117,8 +117,9 @@ func (n *Node) applyLocked(g *group, actions []failover.Action) {
 			if !act.Replica.IsZero() {
 				payload = "slave " + act.Replica.String() + " " + act.Replica.Host + " " + act.Replica.PortString() + " @ " + act.Master + " " + act.MasterAddr.Host + " " + act.MasterAddr.PortString()
 			}
-			n.emit(Event{Type: string(act.Type), Warning: true, Payload: payload})
+			n.emitFor(g, Event{Type: string(act.Type), Warning: true, Payload: payload})
 			if act.Type == failover.EventSelectedSlave {
+				n.sampleReplicasLocked(g)
 				for _, r := range g.sortedReplicas() {
 					n.log.Info("replica considered", "master", g.name(), "replica", r.addr.String(),
 						"offset", r.info.ReplicaReplOffset, "priority", r.info.ReplicaPriority,
@@ -141,12 +142,14 @@ func (n *Node) applyLocked(g *group, actions []failover.Action) {
 		case failover.Finished:
 			g.attempt = nil
 			n.switchMasterLocked(g, act.NewMaster, act.Epoch)
+			n.endRecordLocked(g, "switched", act.NewMaster.String())
 		case failover.Aborted:
 			g.attempt = nil
 			g.lastAbort, g.lastAbortAt = act.Reason.String(), time.Now()
 			for _, r := range act.Rejected {
 				g.lastAbort += "; " + r.Addr.String() + ": " + r.Reason.String()
 			}
+			n.endRecordLocked(g, "aborted: "+g.lastAbort, "")
 			n.log.Warn("failover aborted", "master", g.name(), "reason", act.Reason.String(), "rejected", len(act.Rejected))
 			for _, r := range act.Rejected {
 				n.log.Warn("replica not promotable", "master", g.name(), "replica", r.Addr.String(), "reason", r.Reason.String())
@@ -217,7 +220,7 @@ func (n *Node) switchMasterLocked(g *group, addr topology.Addr, epoch uint64) {
 		rec.KnownReplicas = append(rec.KnownReplicas, k)
 	}
 	n.saveStateLocked()
-	n.emit(Event{Type: "+switch-master", Warning: true, Payload: g.name() + " " + old.addr.Host + " " + old.addr.PortString() + " " + addr.Host + " " + addr.PortString()})
+	n.emitFor(g, Event{Type: "+switch-master", Warning: true, Payload: g.name() + " " + old.addr.Host + " " + old.addr.PortString() + " " + addr.Host + " " + addr.PortString()})
 	n.broadcastLocked()
 	for _, inst := range n.instances(g) {
 		if inst.link != nil {
@@ -338,4 +341,14 @@ func (n *Node) manualFailover(name string) error {
 	n.startAttemptLocked(g, now, true)
 	n.stepAttemptLocked(g, now)
 	return nil
+}
+
+// emitFor emits an event about g and adds it to the timeline of g's
+// attempt in progress. Requires n.mu.
+func (n *Node) emitFor(g *group, ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	g.record.note(ev)
+	n.emit(ev)
 }

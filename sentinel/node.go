@@ -48,6 +48,7 @@ type Node struct {
 
 	cluster *cluster.Cluster
 	actions redisActions
+	history *historyStore
 	bcast   chan struct{} // wakes the broadcaster
 
 	mu      sync.Mutex
@@ -75,16 +76,21 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	hist, err := openHistory(cfg.Node.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	n := &Node{
-		cfg:    cfg,
-		log:    log,
-		store:  st,
-		bus:    newBus(log),
-		start:  time.Now(),
-		state:  state,
-		groups: map[string]*group{},
-		peers:  map[string]*peer{},
-		bcast:  make(chan struct{}, 1),
+		cfg:     cfg,
+		log:     log,
+		store:   st,
+		bus:     newBus(log),
+		start:   time.Now(),
+		state:   state,
+		history: hist,
+		groups:  map[string]*group{},
+		peers:   map[string]*peer{},
+		bcast:   make(chan struct{}, 1),
 
 		commands:     commandTable(),
 		sentinelCmds: sentinelTable(),

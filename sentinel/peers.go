@@ -177,6 +177,10 @@ func (n *Node) adoptConfigLocked(g *group, p *peer, addrStr string, epoch uint64
 	if g.attempt != nil {
 		n.log.Warn("abandoning our failover: a newer configuration won", "master", g.name(), "epoch", epoch)
 		g.attempt = nil
+		n.endRecordLocked(g, "aborted: a newer configuration won", "")
 	}
+	n.beginRecordLocked(g, "adopted", epoch)
+	g.record.Leader = p.id
 	n.switchMasterLocked(g, addr, epoch)
+	n.endRecordLocked(g, "switched", addr.String())
 }

@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"sort"
@@ -34,6 +35,7 @@ func sentinelTable() map[string]sentinelSub {
 		"info-cache":              {-2, sentInfoCache},
 		"pause":                   {3, sentPause},
 		"explain":                 {3, sentExplain},
+		"history":                 {3, sentHistory},
 		"resume":                  {3, sentResume},
 	}
 }
@@ -332,6 +334,25 @@ func sentExplain(n *Node, c *clientConn, args []string) {
 	c.w.BulkStrings(d.Details)
 	c.w.Bulk("last-abort")
 	c.w.Bulk(d.LastAbort)
+}
+
+// sentHistory is vigil's SENTINEL HISTORY <name>: the recorded attempts,
+// newest first, as one JSON document (a bulk string).
+func sentHistory(n *Node, c *clientConn, args []string) {
+	h, err := n.History(args[2])
+	if err != nil {
+		c.w.Error(err.Error())
+		return
+	}
+	if h == nil {
+		h = []Attempt{}
+	}
+	data, err := json.Marshal(h)
+	if err != nil {
+		c.w.Error("ERR " + err.Error())
+		return
+	}
+	c.w.BulkBytes(data)
 }
 
 func replyErr(c *clientConn, err error) {

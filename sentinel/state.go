@@ -67,6 +67,8 @@ type group struct {
 	nextAttempt time.Time // no new attempt before this
 	lastAsk     time.Time // last opinion query to peers
 
+	record *Attempt // history record of the attempt or switchover in progress
+
 	lastAbort   string // why this node's last attempt ended without a failover
 	lastAbortAt time.Time
 }

@@ -83,9 +83,11 @@ func (n *Node) switchover(ctx context.Context, name, to string) error {
 	rec.LeaderEpoch, rec.Leader = next.VotedEpoch, next.VotedFor
 	n.saveStateLocked()
 	g.switching = true
+	n.beginRecordLocked(g, "switchover", epoch)
+	n.sampleReplicasLocked(g)
 	mc := g.cfg
-	n.emit(Event{Type: "+new-epoch", Warning: true, Payload: uintString(epoch)})
-	n.emit(Event{Type: "+switchover-start", Warning: true, Payload: n.instanceRef(g.master) + " to " + target.String()})
+	n.emitFor(g, Event{Type: "+new-epoch", Warning: true, Payload: uintString(epoch)})
+	n.emitFor(g, Event{Type: "+switchover-start", Warning: true, Payload: n.instanceRef(g.master) + " to " + target.String()})
 	n.mu.Unlock()
 
 	err := n.runSwitchover(ctx, g, mc, old, target, others, epoch)
@@ -93,7 +95,10 @@ func (n *Node) switchover(ctx context.Context, name, to string) error {
 	n.mu.Lock()
 	g.switching = false
 	if err != nil {
-		n.emit(Event{Type: "-switchover-abort", Warning: true, Payload: "master " + name + " " + old.Host + " " + old.PortString() + " #" + err.Error()})
+		n.emitFor(g, Event{Type: "-switchover-abort", Warning: true, Payload: "master " + name + " " + old.Host + " " + old.PortString() + " #" + err.Error()})
+		n.endRecordLocked(g, "aborted: "+err.Error(), "")
+	} else {
+		n.endRecordLocked(g, "switched", target.String())
 	}
 	n.mu.Unlock()
 	return err
@@ -147,7 +152,7 @@ func (n *Node) runSwitchover(ctx context.Context, g *group, mc config.MasterConf
 	// The target is the master from now on: tell everyone before the old
 	// master's clients are disconnected, so that they find it at once.
 	n.mu.Lock()
-	n.emit(Event{Type: "+promoted-slave", Warning: true, Payload: "slave " + target.String() + " " + target.Host + " " + target.PortString() + " @ " + mc.Name + " " + old.Host + " " + old.PortString()})
+	n.emitFor(g, Event{Type: "+promoted-slave", Warning: true, Payload: "slave " + target.String() + " " + target.Host + " " + target.PortString() + " @ " + mc.Name + " " + old.Host + " " + old.PortString()})
 	n.switchMasterLocked(g, target, epoch)
 	n.mu.Unlock()
 

@@ -64,7 +64,7 @@ func newRoot(env []string, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(env, stderr), newCheckConfigCmd(stdout), newVersionCmd(stdout),
 		newImportSentinelConfCmd(stdout), newStatusCmd(env), newFailoverCmd(env), newSwitchoverCmd(env), newGetMasterAddrCmd(env), newCKQuorumCmd(env),
-		newPauseCmd(env, true), newPauseCmd(env, false), newExplainCmd(env))
+		newPauseCmd(env, true), newPauseCmd(env, false), newExplainCmd(env), newHistoryCmd(env))
 	return root
 }
 
