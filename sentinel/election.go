@@ -49,7 +49,7 @@ func (n *Node) checkODownLocked(g *group, now time.Time) {
 			opinions = append(opinions, failover.Opinion{Node: id, Down: v.sdown, At: v.at})
 		}
 	}
-	down, count := failover.ObjectivelyDown(g.master.sdown, opinions, g.cfg.Quorum, now, opinionMaxAge)
+	down, count := failover.ObjectivelyDown(n.masterDownLocked(g), opinions, g.cfg.Quorum, now, opinionMaxAge)
 	g.odownCount = count
 	switch {
 	case down && !g.odown:
@@ -67,7 +67,7 @@ func (n *Node) checkODownLocked(g *group, now time.Time) {
 // hold g's master s_down, sorted.
 func (n *Node) downVotersLocked(g *group, now time.Time) []string {
 	ids := []string{}
-	if g.master.sdown {
+	if n.masterDownLocked(g) {
 		ids = append(ids, n.id)
 	}
 	for id := range g.peers {
@@ -195,10 +195,12 @@ func (n *Node) handleVoteRequest(from cluster.Member, req cluster.VoteRequest) (
 		return reply, true
 	}
 	reply.Master = g.name()
-	reply.Down = g.master.sdown && !n.tiltLocked()
+	reply.Down = n.masterDownLocked(g) && !n.tiltLocked()
 	candidate := req.Candidate
-	if n.pausedLocked(g) {
-		candidate = "" // maintenance mode: answer, but never vote
+	if n.pausedLocked(g) || n.replicaSeesMasterLocked(g) != nil {
+		// Maintenance mode, or a replica saw the master alive after we
+		// lost it: answer, but never vote.
+		candidate = ""
 	}
 	vr := n.voteLocked(g, req.Epoch, candidate)
 	reply.Leader, reply.LeaderEpoch = vr.Leader, vr.Epoch

@@ -20,6 +20,7 @@ const (
 	ReasonMasterOK          Reason = "master-ok"
 	ReasonPaused            Reason = "paused"
 	ReasonTilt              Reason = "tilt"
+	ReasonReplicasSeeMaster Reason = "replicas-see-master"
 	ReasonNotODown          Reason = "not-odown"
 	ReasonQuorumUnreachable Reason = "quorum-unreachable"
 	ReasonWaitingRetry      Reason = "waiting-retry"
@@ -81,6 +82,9 @@ func (n *Node) explainLocked(g *group, now time.Time) Decision {
 	}
 	if n.tiltLocked() {
 		return set(ReasonTilt, "this node stalled; it acts again after %s", n.tiltUntil.Format(time.RFC3339Nano))
+	}
+	if r := n.replicaSeesMasterLocked(g); r != nil {
+		return set(ReasonReplicasSeeMaster, "s_down here, but replica %s heard from the master %ds before its last INFO, after this node lost it", r.addr, r.info.MasterLastIOSecs)
 	}
 	if !g.odown {
 		return set(ReasonNotODown, "s_down here, but only %d of quorum %d nodes agree", max(g.odownCount, 1), g.cfg.Quorum)

@@ -57,7 +57,15 @@ func parseHello(s string) (hello, bool) {
 // what arrives, until ctx ends. It owns its Pub/Sub connection.
 func (l *link) runHello(ctx context.Context, n *Node, opts *redis.Options) {
 	sub := redis.NewClient(opts)
-	defer sub.Close()
+	// Closing the client is what interrupts a read blocked on an instance
+	// that accepts connections but never answers (a partition): cancelling
+	// ctx alone does not.
+	stop := context.AfterFunc(ctx, func() { _ = sub.Close() })
+	defer func() {
+		if stop() {
+			_ = sub.Close()
+		}
+	}()
 	ps := sub.Subscribe(ctx, helloChannel)
 	defer ps.Close()
 	ch := ps.Channel(redis.WithChannelHealthCheckInterval(helloPeriod * 3))

@@ -300,7 +300,6 @@ func (n *Node) startLink(inst *instance) {
 		subOpts := *opts
 		subOpts.OnConnect = nil
 		subOpts.ClientName = "vigil-" + n.id[:min(8, len(n.id))] + "-pubsub"
-		subOpts.ReadTimeout = -1
 		n.linksWG.Go(func() { l.runHello(ctx, n, &subOpts) })
 	}
 }

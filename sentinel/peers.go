@@ -51,7 +51,7 @@ func (n *Node) localStateLocked() cluster.NodeState {
 			Name:         name,
 			Addr:         g.advertisedAddr().String(),
 			ConfigEpoch:  g.configEpoch,
-			SDown:        g.master.sdown,
+			SDown:        n.masterDownLocked(g),
 			LeaderEpoch:  rec.LeaderEpoch,
 			Leader:       rec.Leader,
 			Paused:       rec.Paused,
@@ -60,7 +60,7 @@ func (n *Node) localStateLocked() cluster.NodeState {
 		if ms.Leader == unknownLeader {
 			ms.Leader = ""
 		}
-		if g.master.sdown {
+		if ms.SDown {
 			ms.SDownSinceMs = now.Sub(g.master.sdownSince).Milliseconds()
 		}
 		st.Masters = append(st.Masters, ms)

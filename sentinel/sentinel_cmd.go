@@ -222,11 +222,11 @@ func sentIsMasterDown(n *Node, c *clientConn, args []string) {
 	}
 	down, leader, leaderEpoch := 0, "*", uint64(0)
 	if g != nil {
-		if g.master.sdown && !n.tiltLocked() {
+		if n.masterDownLocked(g) && !n.tiltLocked() {
 			down = 1
 		}
 		candidate := args[5]
-		if n.pausedLocked(g) {
+		if n.pausedLocked(g) || n.replicaSeesMasterLocked(g) != nil {
 			candidate = "*"
 		}
 		vr := n.voteLocked(g, epoch, candidate)

@@ -62,11 +62,14 @@ type Info struct {
 	// (the link is up). Redis 7.0+ reports -1 when the replica never
 	// connected; older versions report seconds since the Unix epoch then.
 	MasterLinkDownSinceSecs int64
-	ReplicaReplOffset       int64 // slave_repl_offset
-	ReplicaPriority         int   // slave_priority / replica_priority; 100 when absent
-	ReplicaAnnounced        bool  // replica_announced (6.2.2+); true when absent
-	ReplicaReadOnly         bool  // slave_read_only
-	MasterSyncInProgress    bool  // master_sync_in_progress
+	// MasterLastIOSecs is master_last_io_seconds_ago: seconds since the
+	// replica last received anything from its master; -1 when absent.
+	MasterLastIOSecs     int64
+	ReplicaReplOffset    int64 // slave_repl_offset
+	ReplicaPriority      int   // slave_priority / replica_priority; 100 when absent
+	ReplicaAnnounced     bool  // replica_announced (6.2.2+); true when absent
+	ReplicaReadOnly      bool  // slave_read_only
+	MasterSyncInProgress bool  // master_sync_in_progress
 }
 
 // ReplicaOf returns the address of the master a replica replicates from. It

@@ -23,6 +23,7 @@ var ErrMalformedInfo = errors.New("malformed INFO reply")
 // RoleSentinel.
 func ParseInfo(text string) (Info, error) {
 	info := Info{
+		MasterLastIOSecs: -1,
 		SecondReplOffset: -1,
 		MinReplicasGood:  -1,
 		ReplicaPriority:  100,
@@ -98,6 +99,8 @@ func (i *Info) apply(key, value string) {
 		i.MasterLinkUp = value == "up"
 	case "master_link_down_since_seconds":
 		setInt64(&i.MasterLinkDownSinceSecs, value)
+	case "master_last_io_seconds_ago":
+		setInt64(&i.MasterLastIOSecs, value)
 	case "slave_repl_offset":
 		setInt64(&i.ReplicaReplOffset, value)
 	case "slave_priority", "replica_priority":
