@@ -34,6 +34,7 @@ func commandTable() map[string]command {
 		"punsubscribe": {arity: -1, pubsubOK: true, run: cmdPUnsubscribe},
 		"quit":         {arity: -1, pubsubOK: true, run: cmdQuit},
 		"reset":        {arity: 1, pubsubOK: true, run: cmdReset},
+		"shutdown":     {arity: -1, run: cmdShutdown},
 	}
 }
 

@@ -51,6 +51,8 @@ type Node struct {
 	history *historyStore
 	bcast   chan struct{} // wakes the broadcaster
 
+	shutdown context.CancelFunc // stops Run (SHUTDOWN); set by Run
+
 	mu      sync.Mutex
 	state   *DurableState
 	groups  map[string]*group
@@ -216,6 +218,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	n.mu.Lock()
+	n.shutdown = cancel
+	n.mu.Unlock()
 	var wg sync.WaitGroup
 
 	n.mu.Lock()

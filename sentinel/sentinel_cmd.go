@@ -36,6 +36,9 @@ func sentinelTable() map[string]sentinelSub {
 		"pause":                   {3, sentPause},
 		"explain":                 {3, sentExplain},
 		"history":                 {3, sentHistory},
+		"reset":                   {3, sentReset},
+		"flushconfig":             {2, sentFlushConfig},
+		"debug":                   {-2, sentDebug},
 		"resume":                  {3, sentResume},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/internal/redistest"
 )
 
 // rawClient speaks raw RESP to the node so that tests see exact bytes.
@@ -246,4 +247,34 @@ func TestCorruptStateIsAnError(t *testing.T) {
 	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Fatalf("want corrupt-state error, got %v", err)
 	}
+}
+
+func TestServerAdminCommands(t *testing.T) {
+	cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": master(t, "127.0.0.1:1", 2, 5*time.Second)})
+	n, _ := startStoppableNode(t, cfg)
+	c := dialRaw(t, n.Addr())
+	if got := c.roundTrip("SENTINEL RESET my*\r\n"); got != ":1\r\n" {
+		t.Fatalf("RESET my* = %q", got)
+	}
+	if got := c.roundTrip("SENTINEL RESET nomatch\r\n"); got != ":0\r\n" {
+		t.Fatalf("RESET nomatch = %q", got)
+	}
+	if got := c.roundTrip("SENTINEL FLUSHCONFIG\r\n"); got != "+OK\r\n" {
+		t.Fatalf("FLUSHCONFIG = %q", got)
+	}
+	if got := c.roundTrip("SENTINEL DEBUG\r\n"); !strings.Contains(got, "INFO-PERIOD") {
+		t.Fatalf("DEBUG = %q", got)
+	}
+	if got := c.roundTrip("SENTINEL EXPLAIN mymaster\r\n"); !strings.Contains(got, "master-ok") && !strings.Contains(got, "not-odown") {
+		t.Fatalf("EXPLAIN = %q", got)
+	}
+	c.send("SHUTDOWN\r\n")
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.r.ReadByte(); err != io.EOF {
+		t.Fatalf("connection not closed by SHUTDOWN: %v", err)
+	}
+	redistest.WaitFor(t, 10*time.Second, "the node to stop listening", func() bool {
+		_, err := net.DialTimeout("tcp", n.Addr(), 100*time.Millisecond)
+		return err != nil
+	})
 }

@@ -1,0 +1,98 @@
+package sentinel
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/vigil-ha/vigil/failover"
+)
+
+// Administrative SENTINEL subcommands with Sentinel's semantics.
+
+// sentReset is SENTINEL RESET <pattern>: for every master whose name
+// matches the glob, forget its replicas and peers (they are rediscovered
+// within seconds from the master's INFO and from gossip, so only dead ones
+// stay forgotten), clear o_down and any failover attempt, and allow a new
+// failover at once. Replies with the number of masters reset.
+func sentReset(n *Node, c *clientConn, args []string) {
+	n.mu.Lock()
+	count := 0
+	for _, name := range n.cfg.MasterNames() {
+		if !globMatch(args[2], name) {
+			continue
+		}
+		g := n.groups[name]
+		for _, r := range g.replicas {
+			if r.link != nil {
+				r.link.cancel()
+			}
+		}
+		g.replicas = map[string]*instance{}
+		g.peers = map[string]struct{}{}
+		g.odown, g.odownSince = false, time.Time{}
+		if g.attempt != nil {
+			g.attempt = nil
+			n.endRecordLocked(g, "aborted: SENTINEL RESET", "")
+		}
+		g.nextAttempt = time.Time{}
+		rec := n.state.Masters[name]
+		rec.KnownReplicas, rec.KnownPeers = nil, nil
+		n.emit(Event{Type: "+reset-master", Warning: true, Payload: n.instanceRef(g.master)})
+		if g.master.link != nil {
+			g.master.link.requestInfo()
+		}
+		count++
+	}
+	if count > 0 {
+		n.saveStateLocked()
+	}
+	n.mu.Unlock()
+	c.w.Int(int64(count))
+}
+
+// sentFlushConfig is SENTINEL FLUSHCONFIG: vigil writes its state on every
+// change already; this forces one more write.
+func sentFlushConfig(n *Node, c *clientConn, args []string) {
+	n.mu.Lock()
+	err := n.store.save(n.state)
+	n.mu.Unlock()
+	if err != nil {
+		n.log.Error("flushconfig", "err", err)
+		c.w.Error("ERR Failed to save config file. Check server logs.")
+		return
+	}
+	c.w.Simple("OK")
+}
+
+// sentDebug is SENTINEL DEBUG without arguments: vigil's timing constants
+// in Sentinel's names (milliseconds). They are not settable at runtime.
+func sentDebug(n *Node, c *clientConn, args []string) {
+	if len(args) > 2 {
+		c.w.Error("ERR vigil's timing constants cannot be changed at runtime")
+		return
+	}
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+	c.w.StringMap([]string{
+		"INFO-PERIOD", ms(infoPeriod),
+		"PING-PERIOD", ms(pingPeriod),
+		"ASK-PERIOD", ms(askPeriod),
+		"PUBLISH-PERIOD", ms(helloPeriod),
+		"DEFAULT-DOWN-AFTER", "30000",
+		"DEFAULT-FAILOVER-TIMEOUT", "180000",
+		"TILT-TRIGGER", ms(tiltTrigger),
+		"TILT-PERIOD", ms(tiltPeriod),
+		"SLAVE-RECONF-TIMEOUT", ms(failover.DefaultReconfTimeout),
+		"ELECTION-TIMEOUT", ms(failover.DefaultElectionTimeout),
+	})
+}
+
+// cmdShutdown stops the node gracefully (SHUTDOWN [NOSAVE|SAVE] [NOW]
+// [FORCE]): the connection is closed, the process exits once the node has
+// stopped.
+func cmdShutdown(n *Node, c *clientConn, args []string) bool {
+	if n.shutdown != nil {
+		n.log.Warn("SHUTDOWN requested by a client", "client", c.netConn.RemoteAddr().String())
+		n.shutdown()
+	}
+	return true
+}
