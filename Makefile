@@ -3,7 +3,8 @@
 #   make test        what CI runs (.ci/run): deps, vet, race tests, short fuzz
 #   make test-short  quick unit tests, no Redis needed for -short-aware tests
 #   make lint        gofmt, go vet, golangci-lint (not part of test)
-#   make demo        master + 2 replicas + one vigil node, see scripts/demo.sh
+#   make demo        master + 2 replicas + 3 vigil nodes, kill the master, watch the failover
+#   make bench       failover and cost benchmark, vigil vs redis-sentinel
 
 GO       ?= go
 BIN      ?= bin
@@ -12,13 +13,14 @@ FUZZTIME ?= 10s
 # cores. The 20m timeout is a backstop for hung tests, not the budget.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all deps build test test-short fuzz lint demo bench chaos clean
+.PHONY: all deps build test test-short fuzz lint demo bench chaos clean install
 
 all: build
 
-## deps: install redis-server and redis-cli (Debian packages) if missing
+## deps: install redis-server, redis-cli and redis-sentinel (Debian packages) if missing;
+## the tests compare vigil's replies with a real redis-sentinel
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh --sentinel
 
 ## build: compile the vigil binary into bin/vigil
 build:
@@ -46,11 +48,21 @@ lint:
 demo:
 	@bash scripts/demo.sh
 
-bench:
-	@echo "bench: not yet implemented"
+## bench: vigil vs redis-sentinel failover/cost benchmark, regenerates docs/performance.md (BENCHFLAGS=-quick: smoke run)
+bench: build
+	@bash scripts/install-deps.sh --sentinel
+	$(GO) run ./bench $(BENCHFLAGS)
 
 chaos:
 	@echo "chaos: not yet implemented"
+
+## install: copy bin/vigil to $(PREFIX)/bin (default /usr/local/bin); run
+## make build first (as your user), then e.g. sudo make install
+PREFIX ?= /usr/local
+install:
+	@test -x $(BIN)/vigil || { echo "install: $(BIN)/vigil is missing; run make build first" >&2; exit 1; }
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN)/vigil $(DESTDIR)$(PREFIX)/bin/vigil
 
 ## clean: remove build output and test caches
 clean:

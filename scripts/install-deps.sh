@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what vigil's tests need beyond Go: the Debian packages redis-server
-# (the redis-server binary) and redis-tools (redis-cli).
+# (the redis-server binary) and redis-tools (redis-cli, redis-benchmark).
 #
-# - A fast no-op when both binaries are already on PATH.
+#   scripts/install-deps.sh              # redis-server, redis-cli
+#   scripts/install-deps.sh --sentinel   # also redis-sentinel, for `make bench`
+#
+# - A fast no-op when the binaries are already on PATH.
 # - Otherwise runs `apt-get update` once and installs only what is missing
 #   (needs root, or sudo). Works on a fresh Debian bookworm with no init
 #   system: package scripts are told not to start services while we install.
@@ -13,6 +16,17 @@
 set -euo pipefail
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
+
+with_sentinel=0
+for arg in "$@"; do
+	case $arg in
+	--sentinel) with_sentinel=1 ;;
+	*)
+		log "unknown argument $arg (usage: $0 [--sentinel])"
+		exit 2
+		;;
+	esac
+done
 
 # as_root runs a command as root, through sudo when we are not root.
 as_root() {
@@ -29,6 +43,14 @@ as_root() {
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+if ((with_sentinel)); then
+	# The benchmark compares vigil with redis-sentinel and measures discovery
+	# throughput with redis-benchmark (package redis-tools).
+	command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
+	if ! command -v redis-benchmark >/dev/null 2>&1 && [[ ! " ${missing[*]} " =~ " redis-tools " ]]; then
+		missing+=(redis-tools)
+	fi
+fi
 
 if ((${#missing[@]} > 0)); then
 	if ! command -v apt-get >/dev/null 2>&1; then
@@ -78,3 +100,6 @@ if [[ ${KEEP_SYSTEM_REDIS:-0} != 1 ]]; then
 fi
 
 redis-server --version >&2
+if ((with_sentinel)); then
+	redis-sentinel --version >&2
+fi
