@@ -53,8 +53,12 @@ bench: build
 	@bash scripts/install-deps.sh --sentinel
 	$(GO) run ./bench $(BENCHFLAGS)
 
-chaos:
-	@echo "chaos: not yet implemented"
+## chaos: fault-injection suite, vigil vs redis-sentinel (kill, SIGSTOP, leader crash, total outage,
+## flapping, latency, partition, switchover linearizability); regenerates docs/reliability.md
+## (CHAOSFLAGS=-quick: smoke run; e.g. CHAOSFLAGS="-runs 5 -scenario partition")
+chaos: build
+	@bash scripts/install-deps.sh --sentinel
+	$(GO) run ./chaos $(CHAOSFLAGS)
 
 ## install: copy bin/vigil to $(PREFIX)/bin (default /usr/local/bin); run
 ## make build first (as your user), then e.g. sudo make install

@@ -35,6 +35,9 @@ const (
 	// DefaultParallelSyncs is a master's parallel-syncs: replicas re-pointed
 	// at the new master at the same time during a failover.
 	DefaultParallelSyncs = 1
+	// DefaultWriteGuardMaxLag is a master's write-guard-max-lag when unset
+	// (zero): Redis's min-replicas-max-lag while the write guard is on.
+	DefaultWriteGuardMaxLag = time.Second
 	// DefaultHTTPListen is http.listen: empty, so the HTTP server (metrics
 	// and JSON API) is off unless configured. 127.0.0.1:9121 is the
 	// suggested address.
@@ -78,6 +81,16 @@ type NodeConfig struct {
 	Announce string
 	// DataDir is the directory for the node's persistent state.
 	DataDir string
+	// RequirePass is the password of the default user on the Sentinel
+	// port (AUTH pass, or AUTH default pass), like redis-server's
+	// requirepass. A secret: LogValue redacts it.
+	RequirePass string
+	// Users are further user/password pairs accepted by AUTH user pass and
+	// HELLO AUTH. With RequirePass or Users set, clients must authenticate
+	// before any command but AUTH, HELLO, QUIT and RESET.
+	Users []UserConfig
+	// TLS, when set, makes the Sentinel port TLS-only.
+	TLS NodeTLSConfig
 }
 
 // GossipConfig is the "gossip" section: membership among vigil nodes.
@@ -90,6 +103,11 @@ type GossipConfig struct {
 	// Advertise is the host:port other nodes should gossip to, when that
 	// differs from Bind. Empty means Bind.
 	Advertise string
+	// SecretKeys are base64-encoded 16, 24 or 32 byte keys. The first
+	// encrypts gossip; all of them decrypt, so that keys can be rotated
+	// without downtime. Empty means plain-text gossip. Secrets: LogValue
+	// shows only how many there are.
+	SecretKeys []string
 }
 
 // LogConfig is the "log" section.
@@ -143,10 +161,27 @@ type MasterConfig struct {
 	FailoverTimeout time.Duration
 	// ParallelSyncs is how many replicas are re-pointed at once.
 	ParallelSyncs int
+	// WriteGuard makes vigil keep min-replicas-to-write 1 (lag
+	// WriteGuardMaxLag) on the master while it has a healthy replica, so
+	// that a master cut off from its replicas stops acknowledging writes
+	// that a failover would lose (see docs/configuration.md).
+	WriteGuard       bool
+	WriteGuardMaxLag time.Duration
 	// AuthUser and AuthPass authenticate to the master and its replicas
 	// (AUTH [user] pass). Both empty means no AUTH.
 	AuthUser string
 	AuthPass string
+	// TLS configures TLS towards the master and its replicas.
+	TLS MasterTLSConfig
+	// NotificationScript is the absolute path of a program run with
+	// "<event-type> <event-description>" for every warning-level event
+	// about this master or its instances. Empty means none.
+	// docs/scripts.md describes the contract.
+	NotificationScript string
+	// ClientReconfigScript is the absolute path of a program run when a
+	// failover moves this master, with "<master-name> <role> <state>
+	// <from-ip> <from-port> <to-ip> <to-port>". Empty means none.
+	ClientReconfigScript string
 }
 
 // Default returns the configuration used when nothing is set: the Default*
@@ -223,5 +258,8 @@ func (m MasterConfig) LogValue() slog.Value {
 		slog.Int("parallel-syncs", m.ParallelSyncs),
 		slog.String("auth-user", m.AuthUser),
 		slog.String("auth-pass", pass),
+		slog.Bool("tls", m.TLS.Enabled),
+		slog.String("notification-script", m.NotificationScript),
+		slog.String("client-reconfig-script", m.ClientReconfigScript),
 	)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -62,6 +64,13 @@ func TestNewMasterDefaults(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	script := writeExecutable(t, dir, "notify.sh")
+	missing := filepath.Join(dir, "missing.sh")
+	noExec := filepath.Join(dir, "not-executable.sh")
+	if err := os.WriteFile(noExec, []byte("#!/bin/sh\nexit 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		modify func(c *Config)
@@ -142,6 +151,26 @@ func TestValidate(t *testing.T) {
 		{"auth-user without auth-pass", func(c *Config) { setMaster(c, "mymaster", func(m *MasterConfig) { m.AuthUser = "sentinel" }) },
 			[]string{`masters.mymaster.auth-user: set without auth-pass; AUTH needs a password`}},
 		{"auth-pass alone", func(c *Config) { setMaster(c, "mymaster", func(m *MasterConfig) { m.AuthPass = "s3cret" }) }, nil},
+		{"scripts ok", func(c *Config) {
+			setMaster(c, "mymaster", func(m *MasterConfig) {
+				m.NotificationScript, m.ClientReconfigScript = script, script
+			})
+		}, nil},
+		{"script path relative", func(c *Config) {
+			setMaster(c, "mymaster", func(m *MasterConfig) { m.NotificationScript = "notify.sh" })
+		}, []string{`masters.mymaster.notification-script: "notify.sh" is not an absolute path`}},
+		{"script missing", func(c *Config) {
+			setMaster(c, "mymaster", func(m *MasterConfig) { m.ClientReconfigScript = missing })
+		}, []string{`masters.mymaster.client-reconfig-script: cannot run "` + missing + `": no such file`}},
+		{"script not executable", func(c *Config) {
+			setMaster(c, "mymaster", func(m *MasterConfig) { m.NotificationScript = noExec })
+		}, []string{`masters.mymaster.notification-script: cannot run "` + noExec + `": not executable by this user`}},
+		{"script is a directory", func(c *Config) {
+			setMaster(c, "other", func(m *MasterConfig) { m.NotificationScript = dir })
+		}, []string{`masters.other.notification-script: cannot run "` + dir + `": is a directory`}},
+		{"script path with NUL", func(c *Config) {
+			setMaster(c, "other", func(m *MasterConfig) { m.ClientReconfigScript = "/bin/true\x00x" })
+		}, []string{`masters.other.client-reconfig-script: cannot run "/bin/true\x00x": invalid argument`}},
 		{"master name charset", func(c *Config) { addMaster(c, "a.b-c_D9", "h:1") }, nil},
 		{"master name with space", func(c *Config) { addMaster(c, "my master", "h:1") },
 			[]string{`masters."my master": invalid master name "my master": want 1 or more characters from A-Z a-z 0-9 . - _`}},

@@ -63,12 +63,22 @@ func settings() []setting {
 			str: func(c *Config) *string { return &c.Node.Announce }},
 		{key: "node.data-dir", flag: "data-dir", usage: "directory for the node's persistent state",
 			str: func(c *Config) *string { return &c.Node.DataDir }},
+		{key: "node.requirepass", flag: "requirepass", usage: "password RESP clients must send with AUTH (default: none); prefer the environment, flags show in process listings",
+			str: func(c *Config) *string { return &c.Node.RequirePass }},
+		{key: "node.tls.cert-file", flag: "tls-cert-file", usage: "PEM certificate that makes the RESP port TLS-only (default: plain text)",
+			str: func(c *Config) *string { return &c.Node.TLS.CertFile }},
+		{key: "node.tls.key-file", flag: "tls-key-file", usage: "PEM private key of --tls-cert-file",
+			str: func(c *Config) *string { return &c.Node.TLS.KeyFile }},
+		{key: "node.tls.ca-file", flag: "tls-ca-file", usage: "PEM CA certificates; when set, RESP clients must present a certificate they signed",
+			str: func(c *Config) *string { return &c.Node.TLS.CAFile }},
 		{key: "gossip.bind", flag: "gossip-bind", usage: "host:port for gossip between vigil nodes (TCP and UDP)",
 			str: func(c *Config) *string { return &c.Gossip.Bind }},
 		{key: "gossip.join", flag: "join", usage: "host:port of a vigil node to join; repeat the flag or separate with commas",
 			list: func(c *Config) *[]string { return &c.Gossip.Join }},
 		{key: "gossip.advertise", flag: "gossip-advertise", usage: "host:port other nodes should gossip to (default: the bind address)",
 			str: func(c *Config) *string { return &c.Gossip.Advertise }},
+		{key: "gossip.secret-keys", flag: "gossip-secret-keys", usage: "base64 keys (16, 24 or 32 bytes) encrypting gossip; the first encrypts, all decrypt; prefer the environment, flags show in process listings",
+			list: func(c *Config) *[]string { return &c.Gossip.SecretKeys }},
 		{key: "log.level", flag: "log-level", usage: "log level: debug, info, warn or error",
 			str: func(c *Config) *string { return &c.Log.Level }},
 		{key: "log.format", flag: "log-format", usage: "log format: text or json",
@@ -95,14 +105,54 @@ func isSection(name string) bool {
 
 func topLevelKeys() []string { return []string{"node", "gossip", "log", "http", "masters"} }
 
-func sectionKeys(section string) []string {
+// childKeys lists the keys directly under path ("node", "node.tls"), for
+// suggestions: settings, groups of settings and node.users.
+func childKeys(path string) []string {
 	var keys []string
-	for _, s := range settings() {
-		if sec, field, _ := strings.Cut(s.key, "."); sec == section {
-			keys = append(keys, field)
+	seen := map[string]bool{}
+	add := func(full string) {
+		rest, ok := strings.CutPrefix(full, path+".")
+		if !ok {
+			return
+		}
+		child, _, _ := strings.Cut(rest, ".")
+		if !seen[child] {
+			seen[child] = true
+			keys = append(keys, child)
 		}
 	}
+	for _, s := range settings() {
+		add(s.key)
+	}
+	add(keyNodeUsers)
 	return keys
+}
+
+// isGroup reports a key that holds settings rather than being one, such as
+// node.tls.
+func isGroup(key string) bool {
+	for _, s := range settings() {
+		if strings.HasPrefix(s.key, key+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// setNested stores val in values under the dotted key, creating the
+// intermediate maps, as viper expects nested keys.
+func setNested(values map[string]any, key string, val any) {
+	parts := strings.Split(key, ".")
+	m := values
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = make(map[string]any)
+			m[p] = next
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = val
 }
 
 // envName is the environment variable for key: node.data-dir →
@@ -112,8 +162,9 @@ func envName(key string) string {
 }
 
 // BindFlags registers vigil's configuration flags on fs: --node-id, --listen,
-// --announce, --data-dir, --gossip-bind, --join (repeatable),
-// --gossip-advertise, --log-level, --log-format, --http-listen and
+// --announce, --data-dir, --requirepass, --tls-cert-file, --tls-key-file,
+// --tls-ca-file, --gossip-bind, --join (repeatable), --gossip-advertise,
+// --gossip-secret-keys, --log-level, --log-format, --http-listen and
 // --http-token. Defaults shown in help are the Default* constants. Flags
 // already defined on fs are left alone.
 // Pass fs to Load as LoadOptions.Flags after parsing.
@@ -201,6 +252,9 @@ func Load(opts LoadOptions) (*Config, []Warning, error) {
 	if masters != nil {
 		cfg.Masters = masters
 	}
+	if l.usersSet {
+		cfg.Node.Users = l.users
+	}
 
 	errs := l.errs
 	reported := make(map[string]bool, len(errs))
@@ -239,6 +293,8 @@ type loader struct {
 	errs       []*FieldError
 	warns      []Warning
 	merges     int
+	users      []UserConfig // node.users from the file
+	usersSet   bool
 	fileOrigin map[string]string // key -> "file:line"
 	envOrigin  map[string]string // key -> "$VIGIL_..."
 	flagOrigin map[string]string // key -> "--flag"
@@ -343,16 +399,10 @@ func (l *loader) decodeEnv(env []string) map[string]any {
 		if val == "" {
 			continue
 		}
-		section, field, _ := strings.Cut(s.key, ".")
-		sec, _ := values[section].(map[string]any)
-		if sec == nil {
-			sec = make(map[string]any)
-			values[section] = sec
-		}
 		if s.list != nil {
-			sec[field] = splitList(val)
+			setNested(values, s.key, splitList(val))
 		} else {
-			sec[field] = val
+			setNested(values, s.key, val)
 		}
 		l.envOrigin[s.key] = "$" + name
 	}
@@ -362,6 +412,10 @@ func (l *loader) decodeEnv(env []string) map[string]any {
 func (l *loader) warnUnknownEnv(name string, known []string) {
 	if strings.HasPrefix(name, EnvPrefix+"MASTERS_") {
 		l.warns = append(l.warns, Warning{Key: name, Message: "masters cannot be set from the environment, ignored; use the config file"})
+		return
+	}
+	if strings.HasPrefix(name, envName(keyNodeUsers)) {
+		l.warns = append(l.warns, Warning{Key: name, Message: "node.users cannot be set from the environment, ignored; use the config file, or node.requirepass ($" + envName("node.requirepass") + ")"})
 		return
 	}
 	inSection := false

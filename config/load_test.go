@@ -236,6 +236,12 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"masters.mymaster.failover-timeout: must be > 0, got 0s (FILE:5)"}},
 		{"parallel-syncs zero", "masters:\n  mymaster:\n    addr: h:1\n    quorum: 1\n    parallel-syncs: 0\n",
 			[]string{"masters.mymaster.parallel-syncs: must be >= 1, got 0 (FILE:5)"}},
+		{"notification-script missing", "masters:\n  mymaster:\n    addr: h:1\n    quorum: 1\n    notification-script: /nonexistent/vigil/notify.sh\n",
+			[]string{`masters.mymaster.notification-script: cannot run "/nonexistent/vigil/notify.sh": no such file (FILE:5)`}},
+		{"client-reconfig-script relative", "masters:\n  mymaster:\n    addr: h:1\n    quorum: 1\n    client-reconfig-script: reconfig.sh\n",
+			[]string{`masters.mymaster.client-reconfig-script: "reconfig.sh" is not an absolute path (FILE:5)`}},
+		{"notification-script is a list", "masters:\n  mymaster:\n    addr: h:1\n    quorum: 1\n    notification-script: [/bin/true]\n",
+			[]string{`masters.mymaster.notification-script: must be a single value, got a list (FILE:5)`}},
 		{"parallel-syncs float", "masters:\n  mymaster:\n    addr: h:1\n    quorum: 1\n    parallel-syncs: 1.5\n",
 			[]string{`masters.mymaster.parallel-syncs: must be an integer, got "1.5" (FILE:5)`}},
 		{"bad master name", "masters:\n  my/master:\n    addr: h:1\n    quorum: 1\n",
@@ -518,17 +524,22 @@ func TestBindFlags(t *testing.T) {
 	BindFlags(fs)
 	BindFlags(fs) // idempotent: no redefinition panic
 	wantDefaults := map[string]string{
-		"node-id":          "",
-		"listen":           DefaultListen,
-		"announce":         "",
-		"data-dir":         DefaultDataDir,
-		"gossip-bind":      DefaultGossipBind,
-		"join":             "[]",
-		"gossip-advertise": "",
-		"log-level":        DefaultLogLevel,
-		"log-format":       DefaultLogFormat,
-		"http-listen":      DefaultHTTPListen,
-		"http-token":       "",
+		"node-id":            "",
+		"listen":             DefaultListen,
+		"announce":           "",
+		"data-dir":           DefaultDataDir,
+		"gossip-bind":        DefaultGossipBind,
+		"join":               "[]",
+		"gossip-advertise":   "",
+		"log-level":          DefaultLogLevel,
+		"log-format":         DefaultLogFormat,
+		"http-listen":        DefaultHTTPListen,
+		"http-token":         "",
+		"requirepass":        "",
+		"tls-cert-file":      "",
+		"tls-key-file":       "",
+		"tls-ca-file":        "",
+		"gossip-secret-keys": "[]",
 	}
 	n := 0
 	fs.VisitAll(func(f *pflag.Flag) { n++ })
@@ -673,4 +684,23 @@ func TestHTTPSection(t *testing.T) {
 			t.Fatalf("Load() = %q, %v; want warnings %q", warningStrings(warns), err, want)
 		}
 	})
+}
+
+func TestLoadScripts(t *testing.T) {
+	dir := t.TempDir()
+	notify := writeExecutable(t, dir, "notify.sh")
+	reconfig := writeExecutable(t, dir, "reconfig.sh")
+	path := writeConfig(t, "masters:\n"+
+		"  a:\n    addr: h:1\n    quorum: 1\n    notification-script: "+notify+"\n    client-reconfig-script: "+reconfig+"\n"+
+		"  b:\n    addr: h:2\n    quorum: 1\n    notification-script: ~\n")
+	cfg, warns, err := Load(LoadOptions{File: path})
+	if err != nil || warns != nil {
+		t.Fatalf("Load: %v, %v", warningStrings(warns), err)
+	}
+	if a := cfg.Masters["a"]; a.NotificationScript != notify || a.ClientReconfigScript != reconfig {
+		t.Errorf("master a: scripts %q, %q; want %q, %q", a.NotificationScript, a.ClientReconfigScript, notify, reconfig)
+	}
+	if b := cfg.Masters["b"]; b.NotificationScript != "" || b.ClientReconfigScript != "" {
+		t.Errorf("master b: scripts %q, %q; want none", b.NotificationScript, b.ClientReconfigScript)
+	}
 }

@@ -241,6 +241,17 @@ func (p *confParser) fail(pos confPos, directive, format string, args ...any) {
 	}})
 }
 
+// failErr records an error with Sentinel's message and its cause.
+func (p *confParser) failErr(pos confPos, directive, message string, err error) {
+	n := len(p.errs)
+	p.fail(pos, directive, "%s", message)
+	if len(p.errs) > n {
+		if last := p.errs[len(p.errs)-1].err; last.Directive == directive {
+			last.Err = err
+		}
+	}
+}
+
 func (p *confParser) warn(pos confPos, directive, format string, args ...any) {
 	p.warns = append(p.warns, &confIssue{pos: pos, warn: Warning{
 		Key: directive, Message: fmt.Sprintf(format, args...) + " (" + pos.String() + ")",
@@ -546,6 +557,11 @@ type confBuilder struct {
 	annIPPos   *confPos
 	annPort    int
 	annPortPos *confPos
+	// requirepass and the "user default" lines with a password, which
+	// Sentinel's config rewrite derives from it.
+	requirePass  string
+	reqPassPos   *confPos
+	defaultUsers []pendingUser
 
 	currentEpoch uint64
 	masters      map[string]*confMaster
@@ -657,8 +673,12 @@ func (b *confBuilder) serverDirective(l confLine) {
 			p.fail(l.pos, name, "Bad directive or wrong number of arguments")
 			return
 		}
+		if hash, ok := defaultUserPassword(args); ok {
+			b.defaultUsers = append(b.defaultUsers, pendingUser{pos: l.pos, hash: hash})
+			return // checked against requirepass in result
+		}
 		if !isOpenDefaultUser(args) {
-			p.warn(l.pos, name, "%s: vigil's Sentinel port has no ACL users and does not ask clients for a password", notSupported)
+			p.warn(l.pos, name, userNotSupported, notSupported)
 		}
 		return
 	case "loadmodule":
@@ -731,9 +751,7 @@ func (b *confBuilder) serverDirective(l confLine) {
 			p.warn(pos, name, "ignored: vigil logs to stderr only")
 		}
 	case "requirepass":
-		if val != "" {
-			p.warn(pos, name, "%s: vigil's Sentinel port does not ask clients for a password; restrict access to it by network", notSupported)
-		}
+		b.requirePass, b.reqPassPos = val, &pos
 	case "aclfile":
 		if val != "" {
 			p.warn(pos, name, "%s: vigil's Sentinel port has no ACL users", notSupported)
@@ -748,11 +766,11 @@ func (b *confBuilder) serverDirective(l confLine) {
 		}
 	case "tls-replication":
 		if yes, ok := b.yesNo(pos, name, val); ok && yes {
-			p.warn(pos, name, "%s: vigil connects to Redis without TLS and cannot monitor TLS-only instances", notSupported)
+			p.warn(pos, name, "%s: vigil reads TLS settings from its own configuration; set masters.NAME.tls to reach Redis over TLS", notSupported)
 		}
 	default:
 		if strings.HasPrefix(name, "tls-") && val != "" && val != "0" && !strings.EqualFold(val, "no") {
-			p.warn(pos, name, "%s: vigil has no TLS yet", notSupported)
+			p.warn(pos, name, "%s: vigil reads TLS settings from its own configuration; set node.tls for a TLS Sentinel port", notSupported)
 		}
 	}
 }
@@ -986,7 +1004,7 @@ func (b *confBuilder) sentinelDirective(l confLine) {
 		return
 	case "sentinel-user", "sentinel-pass":
 		if args[0] != "" {
-			p.warn(pos, directive, "%s: vigil nodes talk to each other over gossip, not over the Sentinel port", notSupported)
+			p.warn(pos, directive, "ignored: vigil nodes talk to each other over gossip, not over the Sentinel port; set gossip.secret-keys to authenticate and encrypt it")
 		}
 		return
 	case "monitor":
@@ -1031,10 +1049,8 @@ func (b *confBuilder) sentinelDirective(l confLine) {
 		m.cfg.AuthUser = val
 		m.userPos = &pos
 		m.origins[keyAuthUser] = pos
-	case "notification-script":
-		p.warn(pos, directive, "%s: vigil runs no notification scripts", notSupported)
-	case "client-reconfig-script":
-		p.warn(pos, directive, "%s: vigil runs no client reconfiguration scripts", notSupported)
+	case "notification-script", "client-reconfig-script":
+		b.script(pos, directive, m, sub, val)
 	case "master-reboot-down-after-period":
 		d, ok := b.millis(pos, directive, val, 0, "negative time parameter.")
 		if ok && d > 0 {
@@ -1076,6 +1092,43 @@ func (b *confBuilder) sentinelDirective(l confLine) {
 		m.peers[id] = true
 		m.state.KnownSentinels = append(m.state.KnownSentinels, KnownSentinel{Addr: a.String(), ID: id})
 	}
+}
+
+// script applies "sentinel notification-script NAME PATH" and
+// "sentinel client-reconfig-script NAME PATH". Like Sentinel, it requires
+// the file to exist and be executable now. A relative path is taken from
+// the directory Sentinel would run in: dir, or the current directory when
+// the file sets no dir.
+func (b *confBuilder) script(pos confPos, directive string, m *confMaster, sub, path string) {
+	key, field := keyNotificationScript, &m.cfg.NotificationScript
+	refusal := "Notification script seems non existing or non executable"
+	if sub == "client-reconfig-script" {
+		key, field = keyClientReconfigScript, &m.cfg.ClientReconfigScript
+		refusal = "Client reconfiguration script seems non existing or non executable"
+	}
+	if path == "" {
+		b.p.failErr(pos, directive, refusal, errors.New("empty path"))
+		return
+	}
+	if !filepath.IsAbs(path) {
+		base, from := ".", "the current directory"
+		if b.dirPos != nil {
+			base, from = b.dir, "dir "+strconv.Quote(b.dir)
+		}
+		abs, err := filepath.Abs(filepath.Join(base, path))
+		if err != nil {
+			b.p.failErr(pos, directive, refusal, err)
+			return
+		}
+		b.p.warn(pos, directive, "relative path %q taken from %s, as Sentinel does: %s", path, from, abs)
+		path = abs
+	}
+	if err := scriptRunnable(path); err != nil {
+		b.p.failErr(pos, directive, refusal, fmt.Errorf("%s: %w", path, err))
+		return
+	}
+	*field = path
+	m.origins[key] = pos
 }
 
 func isYesNo(s string) bool { return strings.EqualFold(s, "yes") || strings.EqualFold(s, "no") }
@@ -1189,6 +1242,7 @@ func (b *confBuilder) result() (Config, *SentinelState) {
 		cfg.Node.DataDir = b.dir
 	}
 	cfg.Node.ID = b.myID
+	b.applyRequirePass(&cfg)
 
 	gossipHost := host
 	if host != "" && !isIPLiteral(host) {
@@ -1288,6 +1342,8 @@ func (b *confBuilder) originOf(key string) (confPos, string) {
 		return at(b.annPortPos, "sentinel announce-port")
 	case key == "node.data-dir":
 		return at(b.dirPos, "dir")
+	case key == "node.requirepass":
+		return at(b.reqPassPos, "requirepass")
 	case key == "log.level":
 		return at(b.logPos, "loglevel")
 	}

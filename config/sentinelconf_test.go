@@ -345,37 +345,36 @@ func TestLoadSentinelConf(t *testing.T) {
 				"tls-port 26380\n" +
 				"tls-cert-file /etc/redis/cert.pem\n" +
 				"tls-replication yes\n" +
-				"sentinel notification-script mymaster /usr/local/bin/notify.sh\n" +
-				"sentinel client-reconfig-script mymaster /usr/local/bin/reconfig.sh\n" +
 				"sentinel rename-command mymaster CONFIG GUESSME\n" +
 				"sentinel master-reboot-down-after-period mymaster 5000\n" +
 				"sentinel sentinel-user admin\n" +
 				"sentinel sentinel-pass secret\n" +
 				"sentinel announce-hostnames yes\n",
-			want: sentinelDefaults(mymaster),
+			want: func() Config {
+				c := sentinelDefaults(mymaster)
+				c.Node.RequirePass = "secret" // mapped, no warning
+				return c
+			}(),
 			warns: []string{
 				"daemonize: ignored: vigil stays in the foreground; run it under a service manager (systemd Type=simple) (sentinel.conf:2)",
 				"pidfile: ignored: vigil writes no pid file (sentinel.conf:3)",
 				"logfile: ignored: vigil logs to stderr; redirect it, or let systemd's journal keep it (sentinel.conf:4)",
 				"supervised: ignored: vigil does not notify a supervisor; use systemd Type=simple (sentinel.conf:5)",
 				"syslog-enabled: ignored: vigil logs to stderr only (sentinel.conf:6)",
-				"requirepass: not supported yet, ignored: vigil's Sentinel port does not ask clients for a password; restrict access to it by network (sentinel.conf:7)",
-				"user: not supported yet, ignored: vigil's Sentinel port has no ACL users and does not ask clients for a password (sentinel.conf:8)",
+				"user: not supported yet, ignored: vigil's Sentinel port has no ACL rules; give clients passwords with node.requirepass or node.users (sentinel.conf:8)",
 				"aclfile: not supported yet, ignored: vigil's Sentinel port has no ACL users (sentinel.conf:9)",
 				"rename-command: not supported yet, ignored; vigil's Sentinel port has no command renaming (sentinel.conf:10)",
 				"loadmodule: not supported yet, ignored: vigil loads no Redis modules (sentinel.conf:11)",
 				"unixsocket: not supported yet, ignored: vigil listens on TCP only (sentinel.conf:12)",
 				"bind-source-addr: not supported yet, ignored: vigil's outgoing connections use the system's source address (sentinel.conf:13)",
-				"tls-port: not supported yet, ignored: vigil has no TLS yet (sentinel.conf:14)",
-				"tls-cert-file: not supported yet, ignored: vigil has no TLS yet (sentinel.conf:15)",
-				"tls-replication: not supported yet, ignored: vigil connects to Redis without TLS and cannot monitor TLS-only instances (sentinel.conf:16)",
-				"sentinel notification-script: not supported yet, ignored: vigil runs no notification scripts (sentinel.conf:17)",
-				"sentinel client-reconfig-script: not supported yet, ignored: vigil runs no client reconfiguration scripts (sentinel.conf:18)",
-				"sentinel rename-command: not supported yet, ignored: vigil sends CONFIG under its own name; failovers fail if the master renamed it (sentinel.conf:19)",
-				"sentinel master-reboot-down-after-period: not supported yet, ignored: vigil treats a master that answers -LOADING after a restart as reachable (sentinel.conf:20)",
-				"sentinel sentinel-user: not supported yet, ignored: vigil nodes talk to each other over gossip, not over the Sentinel port (sentinel.conf:21)",
-				"sentinel sentinel-pass: not supported yet, ignored: vigil nodes talk to each other over gossip, not over the Sentinel port (sentinel.conf:22)",
-				"sentinel announce-hostnames: not supported yet, ignored: vigil announces node.announce as written (sentinel.conf:23)",
+				"tls-port: not supported yet, ignored: vigil reads TLS settings from its own configuration; set node.tls for a TLS Sentinel port (sentinel.conf:14)",
+				"tls-cert-file: not supported yet, ignored: vigil reads TLS settings from its own configuration; set node.tls for a TLS Sentinel port (sentinel.conf:15)",
+				"tls-replication: not supported yet, ignored: vigil reads TLS settings from its own configuration; set masters.NAME.tls to reach Redis over TLS (sentinel.conf:16)",
+				"sentinel rename-command: not supported yet, ignored: vigil sends CONFIG under its own name; failovers fail if the master renamed it (sentinel.conf:17)",
+				"sentinel master-reboot-down-after-period: not supported yet, ignored: vigil treats a master that answers -LOADING after a restart as reachable (sentinel.conf:18)",
+				"sentinel sentinel-user: ignored: vigil nodes talk to each other over gossip, not over the Sentinel port; set gossip.secret-keys to authenticate and encrypt it (sentinel.conf:19)",
+				"sentinel sentinel-pass: ignored: vigil nodes talk to each other over gossip, not over the Sentinel port; set gossip.secret-keys to authenticate and encrypt it (sentinel.conf:20)",
+				"sentinel announce-hostnames: not supported yet, ignored: vigil announces node.announce as written (sentinel.conf:21)",
 			},
 		},
 	}
@@ -803,3 +802,113 @@ func TestLoadSentinelConfOrderIndependent(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadSentinelConfScripts(t *testing.T) {
+	dir := t.TempDir()
+	notify := writeExecutable(t, dir, "notify.sh")
+	reconfig := writeExecutable(t, dir, "reconfig.sh")
+	noExec := filepath.Join(dir, "not-executable.sh")
+	if err := os.WriteFile(noExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withScripts := func(n, r string) MasterConfig {
+		return master("mymaster", "127.0.0.1:6379", 2, func(m *MasterConfig) { m.NotificationScript, m.ClientReconfigScript = n, r })
+	}
+	tests := []struct {
+		name  string
+		conf  string
+		want  *MasterConfig // nil: an error is expected
+		warns []string
+		errs  []string // with DIR for dir and CWD for the working directory
+	}{
+		{
+			name: "absolute paths",
+			conf: monitorLine +
+				"sentinel notification-script mymaster " + notify + "\n" +
+				"sentinel client-reconfig-script mymaster " + reconfig + "\n",
+			want: ptr(withScripts(notify, reconfig)),
+		},
+		{
+			name: "script line before monitor, as in rewritten files",
+			conf: "sentinel client-reconfig-script mymaster " + reconfig + "\n" + monitorLine,
+			want: ptr(withScripts("", reconfig)),
+		},
+		{
+			name: "relative path is taken from dir",
+			conf: "dir " + dir + "\n" + monitorLine + "sentinel notification-script mymaster notify.sh\n",
+			want: ptr(withScripts(notify, "")),
+			warns: []string{
+				`sentinel notification-script: relative path "notify.sh" taken from dir "DIR", as Sentinel does: DIR/notify.sh (sentinel.conf:3)`,
+			},
+		},
+		{
+			name: "relative path without dir is taken from the working directory",
+			conf: monitorLine + "sentinel client-reconfig-script mymaster no-such-reconfig.sh\n",
+			warns: []string{
+				`sentinel client-reconfig-script: relative path "no-such-reconfig.sh" taken from the current directory, as Sentinel does: CWD/no-such-reconfig.sh (sentinel.conf:2)`,
+			},
+			errs: []string{"sentinel.conf:2: sentinel client-reconfig-script: Client reconfiguration script seems non existing or non executable: CWD/no-such-reconfig.sh: no such file"},
+		},
+		{
+			name: "missing and not executable",
+			conf: monitorLine +
+				"sentinel notification-script mymaster " + dir + "/missing.sh\n" +
+				"sentinel client-reconfig-script mymaster " + noExec + "\n",
+			errs: []string{
+				"sentinel.conf:2: sentinel notification-script: Notification script seems non existing or non executable: DIR/missing.sh: no such file",
+				"sentinel.conf:3: sentinel client-reconfig-script: Client reconfiguration script seems non existing or non executable: DIR/not-executable.sh: not executable by this user",
+			},
+		},
+		{
+			name: "empty path",
+			conf: monitorLine + "sentinel notification-script mymaster \"\"\n",
+			errs: []string{"sentinel.conf:2: sentinel notification-script: Notification script seems non existing or non executable: empty path"},
+		},
+		{
+			name: "unknown master",
+			conf: monitorLine + "sentinel notification-script other " + notify + "\n",
+			errs: []string{"sentinel.conf:2: sentinel notification-script: No such master with specified name."},
+		},
+	}
+	placeholders := strings.NewReplacer("DIR", dir, "CWD", cwd)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeSentinelConf(t, tt.conf)
+			confDir := filepath.Dir(path)
+			cfg, _, warns, err := LoadSentinelConf(path)
+			var wantWarns []string
+			for _, w := range tt.warns {
+				wantWarns = append(wantWarns, placeholders.Replace(w))
+			}
+			if got := warningLines(warns, confDir); !slices.Equal(got, wantWarns) {
+				t.Errorf("warnings:\n got %q\nwant %q", got, wantWarns)
+			}
+			if tt.want == nil {
+				if err == nil {
+					t.Fatalf("no error; config %+v", *cfg)
+				}
+				var wantErrs []string
+				for _, e := range tt.errs {
+					wantErrs = append(wantErrs, placeholders.Replace(e))
+				}
+				if got := strings.Split(relative(err.Error(), confDir), "\n"); !slices.Equal(got, wantErrs) {
+					t.Errorf("error:\n got %q\nwant %q", got, wantErrs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("error: %v", err)
+			}
+			if got := cfg.Masters["mymaster"]; !reflect.DeepEqual(got, *tt.want) {
+				t.Errorf("master:\n got %+v\nwant %+v", got, *tt.want)
+			}
+			roundTrip(t, cfg)
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -3,11 +3,15 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigil-ha/vigil/topology"
 )
@@ -85,6 +89,7 @@ func (c *Config) check() []*FieldError {
 	if c.Node.DataDir == "" {
 		add(fieldErr("node.data-dir", "must not be empty"))
 	}
+	errs = append(errs, c.checkSecurity()...)
 
 	add(checkBindAddr("gossip.bind", c.Gossip.Bind))
 	add(checkPortClash(c.Node.Listen, c.Gossip.Bind))
@@ -163,13 +168,63 @@ func (m MasterConfig) checkAs(name string) []*FieldError {
 	if m.FailoverTimeout <= 0 {
 		errs = append(errs, fieldErr(key+".failover-timeout", "must be > 0, got %s", m.FailoverTimeout))
 	}
+	if m.WriteGuardMaxLag != 0 && (m.WriteGuardMaxLag < time.Second || m.WriteGuardMaxLag%time.Second != 0) {
+		errs = append(errs, fieldErr(key+".write-guard-max-lag", "must be a whole number of seconds >= 1s, got %s", m.WriteGuardMaxLag))
+	}
 	if m.ParallelSyncs < 1 {
 		errs = append(errs, fieldErr(key+".parallel-syncs", "must be >= 1, got %d", m.ParallelSyncs))
 	}
 	if m.AuthUser != "" && m.AuthPass == "" {
 		errs = append(errs, fieldErr(key+".auth-user", "set without auth-pass; AUTH needs a password"))
 	}
+	errs = append(errs, m.TLS.check(key+"."+keyTLS)...)
+	if m.NotificationScript != "" {
+		if e := checkScript(key+"."+keyNotificationScript, m.NotificationScript); e != nil {
+			errs = append(errs, e)
+		}
+	}
+	if m.ClientReconfigScript != "" {
+		if e := checkScript(key+"."+keyClientReconfigScript, m.ClientReconfigScript); e != nil {
+			errs = append(errs, e)
+		}
+	}
 	return errs
+}
+
+// checkScript applies Sentinel's rule for a script path, that the file
+// exists and is executable when the configuration is loaded, and vigil's,
+// that the path is absolute (vigil's working directory means nothing).
+func checkScript(key, path string) *FieldError {
+	if !filepath.IsAbs(path) {
+		return fieldErr(key, "%q is not an absolute path", path)
+	}
+	if err := scriptRunnable(path); err != nil {
+		return &FieldError{Key: key, Message: fmt.Sprintf("cannot run %q", path), Err: err}
+	}
+	return nil
+}
+
+// scriptRunnable reports why the file at path cannot be executed by this
+// process, or nil.
+func scriptRunnable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return errors.New("no such file")
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	if fi.IsDir() {
+		return errors.New("is a directory")
+	}
+	if !executable(path, fi) {
+		return errors.New("not executable by this user")
+	}
+	return nil
 }
 
 // checkBindAddr accepts what net.Listen accepts: "host:port" with an

@@ -209,9 +209,7 @@ func (l *loader) decodeFile(data []byte) (map[string]any, map[string]MasterConfi
 		case e.key == "masters":
 			masters = l.decodeMasters(e)
 		case isSection(e.key):
-			if sec := l.decodeSection(e); len(sec) > 0 {
-				values[e.key] = sec
-			}
+			l.decodeSection(e.key, e, values)
 		case strings.HasPrefix(e.key, "x-"):
 			// Extension key: a place for YAML anchors, ignored.
 		default:
@@ -221,36 +219,46 @@ func (l *loader) decodeFile(data []byte) (map[string]any, map[string]MasterConfi
 	return values, masters, nil
 }
 
-// decodeSection reads one of node, gossip, log, http.
-func (l *loader) decodeSection(e entry) map[string]any {
+// decodeSection reads one of node, gossip, log, http, or a group of keys
+// within one (node.tls) at path, storing the values in values under their
+// dotted keys. node.users is kept aside: it is not a viper setting.
+func (l *loader) decodeSection(path string, e entry, values map[string]any) {
 	v := resolve(e.val)
 	if isNull(v) {
-		return nil
+		return
 	}
 	if v.Kind != yaml.MappingNode {
-		l.fail(&FieldError{Key: e.key, Message: "must be a mapping, got " + describe(v), Origin: l.at(e.line)})
-		return nil
+		l.fail(&FieldError{Key: path, Message: "must be a mapping, got " + describe(v), Origin: l.at(e.line)})
+		return
 	}
-	sec := make(map[string]any)
-	for _, f := range l.entries(v, e.key) {
-		key := e.key + "." + f.key
+	for _, f := range l.entries(v, path) {
+		key := path + "." + f.key
 		s, ok := lookupSetting(key)
-		if !ok {
-			l.warnUnknown(key, f.line, sectionKeys(e.key))
+		switch {
+		case ok:
+		case key == keyNodeUsers:
+			l.fileOrigin[key] = l.at(f.line)
+			l.users, l.usersSet = l.decodeUsers(key, f)
+			continue
+		case isGroup(key):
+			l.fileOrigin[key] = l.at(f.line)
+			l.decodeSection(key, f, values)
+			continue
+		default:
+			l.warnUnknown(key, f.line, childKeys(path))
 			continue
 		}
 		l.fileOrigin[key] = l.at(f.line)
 		if s.list != nil {
 			if list, ok := l.stringList(key, f); ok {
-				sec[f.key] = list
+				setNested(values, key, list)
 			}
 			continue
 		}
 		if str, ok := l.scalar(key, f); ok {
-			sec[f.key] = str
+			setNested(values, key, str)
 		}
 	}
-	return sec
 }
 
 // scalar returns a scalar's text; ok is false for null (unset) and for a
@@ -305,10 +313,17 @@ const (
 	keyParallelSyncs   = "parallel-syncs"
 	keyAuthUser        = "auth-user"
 	keyAuthPass        = "auth-pass"
+
+	keyNotificationScript   = "notification-script"
+	keyClientReconfigScript = "client-reconfig-script"
+
+	keyWriteGuard       = "write-guard"
+	keyWriteGuardMaxLag = "write-guard-max-lag"
 )
 
 func masterKeys() []string {
-	return []string{keyAddr, keyQuorum, keyDownAfter, keyFailoverTimeout, keyParallelSyncs, keyAuthUser, keyAuthPass}
+	return []string{keyAddr, keyQuorum, keyDownAfter, keyFailoverTimeout, keyParallelSyncs, keyAuthUser, keyAuthPass,
+		keyNotificationScript, keyClientReconfigScript, keyTLS, keyWriteGuard, keyWriteGuardMaxLag}
 }
 
 // decodeMasters reads the masters section. Masters whose value is not a
@@ -359,6 +374,10 @@ func (l *loader) decodeMasterKey(m *MasterConfig, masterKey string, f entry, set
 		return
 	}
 	l.fileOrigin[key] = l.at(f.line)
+	if f.key == keyTLS {
+		l.decodeMasterTLS(&m.TLS, key, f)
+		return
+	}
 	s, ok := l.scalar(key, f)
 	if !ok {
 		if isNull(resolve(f.val)) {
@@ -393,21 +412,35 @@ func (l *loader) decodeMasterKey(m *MasterConfig, masterKey string, f entry, set
 		} else {
 			m.ParallelSyncs = n
 		}
-	case keyDownAfter, keyFailoverTimeout:
+	case keyDownAfter, keyFailoverTimeout, keyWriteGuardMaxLag:
 		d, err := ParseDuration(s)
 		if err != nil {
 			bad(fmt.Sprintf("invalid duration %q", s), err)
 			return
 		}
-		if f.key == keyDownAfter {
+		switch f.key {
+		case keyDownAfter:
 			m.DownAfter = d
-		} else {
+		case keyFailoverTimeout:
 			m.FailoverTimeout = d
+		default:
+			m.WriteGuardMaxLag = d
 		}
+	case keyWriteGuard:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			bad(fmt.Sprintf("must be true or false, got %q", s), nil)
+			return
+		}
+		m.WriteGuard = b
 	case keyAuthUser:
 		m.AuthUser = s
 	case keyAuthPass:
 		m.AuthPass = s
+	case keyNotificationScript:
+		m.NotificationScript = s
+	case keyClientReconfigScript:
+		m.ClientReconfigScript = s
 	}
 }
 

@@ -22,10 +22,11 @@ const yamlSecretsNote = "# It contains secrets (%s) in clear text: keep it reada
 // to an equal Config (lists compare equal when both are empty). It writes a
 // header comment, then every non-empty key of the node, gossip, log and
 // other sections in the order docs/configuration.md lists them, then the
-// masters sorted by name with every setting (auth-user and auth-pass only
-// when set). Durations are in Go syntax ("30s", "3m", "1.5s").
+// masters sorted by name with every setting (auth-user, auth-pass and
+// the scripts only when set). Durations are in Go syntax ("30s", "3m", "1.5s").
 //
-// Secrets (auth-pass, http.token) are written in clear text, since the file
+// Secrets (auth-pass, http.token, node.requirepass, node.users,
+// gossip.secret-keys) are written in clear text, since the file
 // must work as it is; the header then says so. It is what `vigil
 // import-sentinel-conf` prints. The error reports a string YAML cannot
 // hold (invalid UTF-8).
@@ -37,7 +38,7 @@ func MarshalYAML(c *Config) ([]byte, error) {
 	var docs []*yaml.Node
 
 	// The viper-managed sections, in settings() order.
-	var section *yaml.Node
+	var section, nodeSection *yaml.Node
 	var sectionName string
 	for _, s := range settings() {
 		name, field, _ := strings.Cut(s.key, ".")
@@ -60,6 +61,9 @@ func MarshalYAML(c *Config) ([]byte, error) {
 				}
 				val.Content = append(val.Content, n)
 			}
+			if isSecretKey(field) {
+				secrets = append(secrets, s.key)
+			}
 		} else {
 			str := *s.str(c)
 			if str == "" {
@@ -74,7 +78,19 @@ func MarshalYAML(c *Config) ([]byte, error) {
 				secrets = append(secrets, s.key)
 			}
 		}
-		section.Content = append(section.Content, yamlKey(field), val)
+		yamlSet(section, field, val)
+		if sectionName == "node" {
+			nodeSection = section
+		}
+	}
+	if len(c.Node.Users) > 0 && nodeSection != nil {
+		// node.users is no viper setting; it follows the other node keys.
+		users, err := usersYAML(c.Node.Users)
+		if err != nil {
+			return nil, err
+		}
+		yamlSet(nodeSection, "users", users)
+		secrets = append(secrets, keyNodeUsers)
 	}
 
 	masters := &yaml.Node{Kind: yaml.MappingNode}
@@ -128,7 +144,19 @@ func masterYAML(key string, m MasterConfig) (*yaml.Node, error) {
 	add(keyDownAfter, yamlScalar("!!str", FormatDuration(m.DownAfter)))
 	add(keyFailoverTimeout, yamlScalar("!!str", FormatDuration(m.FailoverTimeout)))
 	add(keyParallelSyncs, yamlInt(m.ParallelSyncs))
-	for _, kv := range []struct{ key, val string }{{keyAuthUser, m.AuthUser}, {keyAuthPass, m.AuthPass}} {
+	if m.WriteGuard {
+		add(keyWriteGuard, yamlScalar("!!bool", "true"))
+	}
+	if m.WriteGuardMaxLag != 0 {
+		add(keyWriteGuardMaxLag, yamlScalar("!!str", FormatDuration(m.WriteGuardMaxLag)))
+	}
+	optional := []struct{ key, val string }{
+		{keyAuthUser, m.AuthUser},
+		{keyAuthPass, m.AuthPass},
+		{keyNotificationScript, m.NotificationScript},
+		{keyClientReconfigScript, m.ClientReconfigScript},
+	}
+	for _, kv := range optional {
 		if kv.val == "" {
 			continue
 		}
@@ -137,6 +165,13 @@ func masterYAML(key string, m MasterConfig) (*yaml.Node, error) {
 			return nil, err
 		}
 		add(kv.key, v)
+	}
+	tlsNode, err := masterTLSYAML(key+"."+keyTLS, m.TLS)
+	if err != nil {
+		return nil, err
+	}
+	if tlsNode != nil {
+		add(keyTLS, tlsNode)
 	}
 	return node, nil
 }
@@ -158,7 +193,31 @@ func FormatDuration(d time.Duration) string {
 // isSecretKey reports a key whose value is a secret.
 func isSecretKey(field string) bool {
 	return strings.HasSuffix(field, "pass") || strings.HasSuffix(field, "password") ||
-		strings.HasSuffix(field, "token") || strings.HasSuffix(field, "secret") || strings.HasSuffix(field, "secret-key")
+		strings.HasSuffix(field, "token") || strings.HasSuffix(field, "secret") ||
+		strings.HasSuffix(field, "secret-key") || strings.HasSuffix(field, "secret-keys")
+}
+
+// yamlSet adds key: val to mapping m; a dotted key ("tls.cert-file") goes
+// into nested mappings, created on first use.
+func yamlSet(m *yaml.Node, key string, val *yaml.Node) {
+	for {
+		head, rest, nested := strings.Cut(key, ".")
+		if !nested {
+			m.Content = append(m.Content, yamlKey(key), val)
+			return
+		}
+		var child *yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == head && m.Content[i+1].Kind == yaml.MappingNode {
+				child = m.Content[i+1]
+			}
+		}
+		if child == nil {
+			child = &yaml.Node{Kind: yaml.MappingNode}
+			m.Content = append(m.Content, yamlKey(head), child)
+		}
+		m, key = child, rest
+	}
 }
 
 func containsString(list []string, s string) bool {

@@ -60,10 +60,36 @@ func fullConfig(t *testing.T) *Config {
 		m.DownAfter = time.Duration(i+1) * 1500 * time.Millisecond
 		m.FailoverTimeout = time.Duration(i+1) * time.Hour
 		m.ParallelSyncs = i + 1
+		m.WriteGuard = i%2 == 0
+		m.WriteGuardMaxLag = time.Duration(i+1) * time.Second
 		c.Masters[name] = m
 	}
 	c.Masters["ipv6"] = NewMaster("ipv6", addr(t, "[2001:db8::1]:6379"), 2)
+	// Script paths that need care in YAML; the files must exist and be
+	// executable for Load to accept them.
+	dir := t.TempDir()
+	scripts := []string{"notify # not a comment.sh", "re: config.sh", "yes", "- dash.sh", "'quoted'.sh"}
+	for i, name := range scripts {
+		path := writeExecutable(t, dir, name)
+		key := []string{"true", "null", "123", "1.5", "a.b"}[i]
+		m := c.Masters[key]
+		m.NotificationScript = path
+		m.ClientReconfigScript = writeExecutable(t, dir, "reconfig-"+name)
+		c.Masters[key] = m
+	}
+	setSecurity(t, &c, "true")
 	return &c
+}
+
+// writeExecutable creates an executable shell script in dir and returns its
+// path.
+func writeExecutable(t *testing.T, dir, name string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestMarshalYAMLRoundTrip(t *testing.T) {
@@ -134,8 +160,11 @@ func TestMarshalYAMLOutput(t *testing.T) {
 	m := NewMaster("sessions", addr(t, "[2001:db8::20]:6379"), 2)
 	m.DownAfter, m.FailoverTimeout, m.ParallelSyncs = 1500*time.Millisecond, 90*time.Second, 2
 	m.AuthUser, m.AuthPass = "vigil", "0123"
+	dir := t.TempDir()
+	m.NotificationScript = writeExecutable(t, dir, "notify.sh")
+	m.ClientReconfigScript = writeExecutable(t, dir, "reconfig.sh")
 	c.Masters["sessions"] = m
-	got := string(roundTrip(t, &c))
+	got := strings.ReplaceAll(string(roundTrip(t, &c)), dir, "/opt/vigil")
 	want := `# vigil configuration; docs/configuration.md describes every key.
 # It contains secrets (auth-pass) in clear text: keep it readable by vigil's user only.
 
@@ -165,6 +194,8 @@ masters:
     parallel-syncs: 2
     auth-user: vigil
     auth-pass: "0123"
+    notification-script: /opt/vigil/notify.sh
+    client-reconfig-script: /opt/vigil/reconfig.sh
 `
 	if got != want {
 		t.Fatalf("MarshalYAML:\n%s\nwant:\n%s", got, want)

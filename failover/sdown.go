@@ -23,9 +23,11 @@ type Probe struct {
 	// never has.
 	LastAcceptableReply time.Time
 	// PingPending is true while a PING sent after LastAcceptableReply has
-	// not been answered acceptably. It does not change the verdict, only
-	// the Reason (ping timeout versus unreachable).
-	PingPending bool
+	// not been answered acceptably, and PingPendingSince is when the oldest
+	// such PING was sent. When PingPendingSince is set, silence is measured
+	// from it, as Sentinel does.
+	PingPending      bool
+	PingPendingSince time.Time
 	// ConfiguredMaster is true when our configuration says the instance is
 	// the master.
 	ConfiguredMaster bool
@@ -81,20 +83,25 @@ func SubjectivelyDown(p Probe, now time.Time) bool {
 // Reason returns why the instance is subjectively down at now, or NotDown.
 // An instance is down iff
 //
-//   - it has not replied acceptably for more than DownAfter, or
+//   - it has been silent for more than DownAfter: measured from the send
+//     time of the oldest unanswered PING when the driver gives it
+//     (PingPendingSince), as Sentinel does, else from the last acceptable
+//     reply; or
 //   - it is the configured master and has reported role slave for more than
 //     DownAfter + 2×InfoPeriod.
 //
-// Difference from Sentinel: Sentinel measures the first rule from the send
-// time of the oldest unanswered PING when one is pending (and from the last
-// acceptable reply only while disconnected), so a connected instance with no
-// PING in flight is never down. We always measure from the last acceptable
-// reply. The verdict then does not depend on when the driver happened to
-// send its PINGs, comes up to one ping period earlier, and an instance that
-// keeps answering with errors (or a driver that cannot send) still goes down.
+// Measuring from the oldest unanswered PING means that a pause shorter than
+// DownAfter (a GC pause, a short SIGSTOP, latency spikes) never makes an
+// instance s_down, however the pause falls between two PINGs. The driver
+// should PING often (vigil: every quarter of DownAfter, at most every
+// second) so that a dead instance is noticed soon after it stops answering.
 // Sentinel's master-reboot-down-after-period rule is not modelled here.
 func (p Probe) Reason(now time.Time) DownReason {
-	if now.Sub(p.LastAcceptableReply) > p.DownAfter {
+	silentSince := p.LastAcceptableReply
+	if p.PingPending && p.PingPendingSince.After(silentSince) {
+		silentSince = p.PingPendingSince
+	}
+	if now.Sub(silentSince) > p.DownAfter {
 		if p.PingPending {
 			return DownPingTimeout
 		}

@@ -85,3 +85,22 @@ func TestDownReasonString(t *testing.T) {
 		}
 	}
 }
+
+// TestSubjectivelyDownFromOldestPing: silence is measured from the oldest
+// unanswered PING when the driver gives it, so a pause shorter than
+// down-after never counts, wherever it falls between two PINGs.
+func TestSubjectivelyDownFromOldestPing(t *testing.T) {
+	const downAfter = time.Second
+	p := failover.Probe{DownAfter: downAfter, LastAcceptableReply: t0, PingPending: true, PingPendingSince: t0.Add(900 * time.Millisecond)}
+	if got := p.Reason(t0.Add(1500 * time.Millisecond)); got != failover.NotDown {
+		t.Errorf("ping pending for 600ms: %v, want not down", got)
+	}
+	if got := p.Reason(t0.Add(1901 * time.Millisecond)); got != failover.DownPingTimeout {
+		t.Errorf("ping pending for 1.001s: %v, want ping-timeout", got)
+	}
+	// A pending time older than the last reply (a stale value) is ignored.
+	p.PingPendingSince = t0.Add(-time.Hour)
+	if got := p.Reason(t0.Add(500 * time.Millisecond)); got != failover.NotDown {
+		t.Errorf("stale pending time: %v", got)
+	}
+}

@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -20,6 +21,7 @@ const actionTimeout = 2 * time.Second
 // short-lived connection per command, nothing decided here.
 type redisActions struct {
 	clientName string
+	tls        map[string]*tls.Config // by master name; see tlsconf.go
 }
 
 func (a redisActions) client(mc config.MasterConfig, addr topology.Addr) *redis.Client {
@@ -27,6 +29,7 @@ func (a redisActions) client(mc config.MasterConfig, addr topology.Addr) *redis.
 		Addr:                  addr.String(),
 		Username:              mc.AuthUser,
 		Password:              mc.AuthPass,
+		TLSConfig:             a.tls[mc.Name],
 		ClientName:            a.clientName,
 		Protocol:              2,
 		DialTimeout:           actionTimeout,

@@ -96,3 +96,28 @@ func cmdShutdown(n *Node, c *clientConn, args []string) bool {
 	}
 	return true
 }
+
+// sentPendingScripts is SENTINEL PENDING-SCRIPTS: the script queue, in
+// Sentinel's shape (argv, flags, pid, run-time or run-delay, retry-num).
+func sentPendingScripts(n *Node, c *clientConn, args []string) {
+	jobs := n.scripts.Pending()
+	c.w.Array(len(jobs))
+	for _, j := range jobs {
+		c.w.Map(5)
+		c.w.Bulk("argv")
+		c.w.BulkStrings(j.Argv)
+		c.w.Bulk("flags")
+		c.w.Bulk(j.Flags())
+		c.w.Bulk("pid")
+		c.w.Bulk(strconv.Itoa(j.PID))
+		if j.Running {
+			c.w.Bulk("run-time")
+			c.w.Bulk(strconv.FormatInt(j.RunTime.Milliseconds(), 10))
+		} else {
+			c.w.Bulk("run-delay")
+			c.w.Bulk(strconv.FormatInt(j.RunDelay.Milliseconds(), 10))
+		}
+		c.w.Bulk("retry-num")
+		c.w.Bulk(strconv.Itoa(j.RetryNum))
+	}
+}

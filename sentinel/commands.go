@@ -54,6 +54,9 @@ func (n *Node) dispatch(c *clientConn, raw [][]byte) (quit bool) {
 		c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", name))
 		return false
 	}
+	if !n.checkAuth(c, name) {
+		return false
+	}
 	if c.subscribed() && c.w.Proto < 3 && !cmd.pubsubOK {
 		full := name
 		if name == "sentinel" || name == "client" || name == "command" {
@@ -127,6 +130,7 @@ func cmdReset(n *Node, c *clientConn, args []string) bool {
 	}
 	c.name = ""
 	c.w.Proto = 2
+	c.authed = false
 	c.w.Simple("RESET")
 	return false
 }
@@ -158,10 +162,13 @@ func cmdHello(n *Node, c *clientConn, args []string) bool {
 		i = 2
 	}
 	name := c.name
+	var authUser, authPass string
+	authGiven := false
 	for ; i < len(args); i++ {
 		opt := strings.ToLower(args[i])
 		switch {
 		case opt == "auth" && i+2 < len(args):
+			authUser, authPass, authGiven = args[i+1], args[i+2], true
 			i += 2
 		case opt == "setname" && i+1 < len(args):
 			if !validClientName(args[i+1]) {
@@ -174,6 +181,9 @@ func cmdHello(n *Node, c *clientConn, args []string) bool {
 			c.w.Error(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", args[i]))
 			return false
 		}
+	}
+	if !n.helloAuth(c, authGiven, authUser, authPass) {
+		return false
 	}
 	c.w.Proto = proto
 	c.name = name
@@ -196,6 +206,10 @@ func cmdHello(n *Node, c *clientConn, args []string) bool {
 func cmdAuth(n *Node, c *clientConn, args []string) bool {
 	if len(args) > 3 {
 		c.w.Error("ERR syntax error")
+		return false
+	}
+	if n.cfg.Node.AuthRequired() {
+		n.authenticate(c, args[1:])
 		return false
 	}
 	c.w.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")

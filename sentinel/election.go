@@ -19,8 +19,9 @@ const (
 	// rankDelay staggers candidacies: among the nodes that see the master
 	// down, the one with the smallest id starts at once, the next after
 	// rankDelay, and so on. In the common case exactly one node asks for
-	// votes and no election is split, without the random 0-1 s wait
-	// Sentinel adds to every failover.
+	// votes and no election is split. (Sentinel instead lets every
+	// sentinel ask at once and relies on randomised timer ticks and a
+	// random 0-1 s shift of its timeouts to break ties.)
 	rankDelay = 300 * time.Millisecond
 	// maxJitter is the random part added to retries after a failed attempt.
 	maxJitter = time.Second
@@ -29,6 +30,7 @@ const (
 // attempt is one failover attempt this node leads or tries to lead.
 type attempt struct {
 	m        *failover.Machine
+	start    time.Time // when the candidacy started
 	epoch    uint64
 	votes    map[string]string // voter → leader it voted for in epoch
 	lastAsk  time.Time
@@ -120,6 +122,7 @@ func (n *Node) startAttemptLocked(g *group, now time.Time, forced bool) {
 	n.emitFor(g, Event{Type: "+new-epoch", Warning: true, Payload: uintString(epoch)})
 	n.emitFor(g, Event{Type: "+try-failover", Warning: true, Payload: n.instanceRef(g.master)})
 	g.attempt = &attempt{
+		start: now,
 		epoch: epoch,
 		votes: map[string]string{n.id: n.id},
 		m: failover.New(failover.Params{

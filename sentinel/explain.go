@@ -84,7 +84,7 @@ func (n *Node) explainLocked(g *group, now time.Time) Decision {
 		return set(ReasonTilt, "this node stalled; it acts again after %s", n.tiltUntil.Format(time.RFC3339Nano))
 	}
 	if r := n.replicaSeesMasterLocked(g); r != nil {
-		return set(ReasonReplicasSeeMaster, "s_down here, but replica %s heard from the master %ds before its last INFO, after this node lost it", r.addr, r.info.MasterLastIOSecs)
+		return set(ReasonReplicasSeeMaster, "s_down here, but replica %s is still receiving replication data from the master (offset %d -> %d)", r.addr, r.prevOffset, r.info.ReplicaReplOffset)
 	}
 	if !g.odown {
 		return set(ReasonNotODown, "s_down here, but only %d of quorum %d nodes agree", max(g.odownCount, 1), g.cfg.Quorum)

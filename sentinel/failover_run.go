@@ -134,6 +134,7 @@ func (n *Node) applyLocked(g *group, actions []failover.Action) {
 			})
 		case failover.Promoted:
 			// From now on the promoted replica is the master we advertise.
+			n.reconfigScript(g, "leader", g.master.addr, act.NewMaster)
 			g.configEpoch = act.Epoch
 			rec := n.state.Masters[g.name()]
 			rec.Addr, rec.ConfigEpoch = act.NewMaster.String(), act.Epoch
@@ -155,7 +156,7 @@ func (n *Node) applyLocked(g *group, actions []failover.Action) {
 				n.log.Warn("replica not promotable", "master", g.name(), "replica", r.Addr.String(), "reason", r.Reason.String())
 			}
 			if act.Reason == failover.AbortNotElected || act.Reason == failover.AbortNoGoodReplica {
-				g.nextAttempt = failover.NextAttempt(time.Now(), g.cfg.FailoverTimeout, jitter())
+				g.nextAttempt = failover.NextAttempt(a.start, g.cfg.FailoverTimeout, jitter())
 			} else {
 				g.nextAttempt = failover.HoldOff(time.Now(), g.cfg.FailoverTimeout, jitter())
 			}
@@ -246,7 +247,10 @@ func (n *Node) fixReplicasLocked(g *group, now time.Time) {
 		return
 	}
 	for _, r := range g.sortedReplicas() {
-		if r.sdown || r.infoAt.IsZero() || now.Sub(r.lastFix) < convertRetry {
+		// Act only on what the instance says now: an INFO from before a
+		// crash must not trigger a REPLICAOF to a dead instance.
+		if r.sdown || r.infoAt.IsZero() || now.Sub(r.lastFix) < convertRetry ||
+			now.Sub(r.lastOKReply) > 2*pingPeriod || now.Sub(r.infoAt) > infoPeriod+pingPeriod {
 			continue
 		}
 		switch {

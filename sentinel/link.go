@@ -19,6 +19,10 @@ const (
 	pingPeriod     = time.Second
 	infoPeriod     = 10 * time.Second
 	fastInfoPeriod = time.Second
+	// suspectInfoPeriod is the INFO period of replicas while their master
+	// is late answering or down: their offsets are the evidence of
+	// replica-corroborated detection (corroborate.go).
+	suspectInfoPeriod = 250 * time.Millisecond
 	// retryDelay is how soon a failed PING is retried: a link that is down
 	// is probed faster than the ping period so that a returning instance is
 	// noticed within a fraction of a second.
@@ -29,19 +33,24 @@ const (
 // PING and INFO and reports each outcome to the node; it never touches the
 // node's state directly.
 type link struct {
-	addr     topology.Addr
-	group    string
-	client   *redis.Client
-	fastInfo atomic.Bool   // INFO every fastInfoPeriod instead of infoPeriod
-	poke     chan struct{} // ask for an INFO right now
-	cancel   context.CancelFunc
+	addr      topology.Addr
+	group     string
+	client    *redis.Client
+	infoEvery atomic.Int64  // INFO period in nanoseconds; 0 means infoPeriod
+	poke      chan struct{} // ask for an INFO right now
+	cancel    context.CancelFunc
 }
 
 // linkTimeouts returns the PING period and the per-command timeout for a
 // group's down-after.
 func linkTimeouts(downAfter time.Duration) (period, timeout time.Duration) {
-	period = min(pingPeriod, downAfter)
-	timeout = max(downAfter/2, 200*time.Millisecond)
+	// A quarter of down-after (at most Sentinel's second): s_down is
+	// measured from the oldest unanswered PING, so frequent PINGs notice a
+	// dead instance soon after it stopped answering. The timeout is
+	// down-after itself: a reply that comes late but within down-after is
+	// a live instance, not a failure.
+	period = min(pingPeriod, max(downAfter/4, 100*time.Millisecond))
+	timeout = max(downAfter, 200*time.Millisecond)
 	return period, timeout
 }
 
@@ -132,8 +141,8 @@ func (l *link) nextInfo(last time.Time, failed bool) time.Time {
 		return last
 	case failed:
 		return last.Add(retryDelay)
-	case l.fastInfo.Load():
-		return last.Add(fastInfoPeriod)
+	case l.infoEvery.Load() > 0:
+		return last.Add(time.Duration(l.infoEvery.Load()))
 	default:
 		return last.Add(infoPeriod)
 	}

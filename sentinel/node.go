@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/failover"
 	"github.com/vigil-ha/vigil/sentinel/cluster"
+	"github.com/vigil-ha/vigil/sentinel/scripts"
 	"github.com/vigil-ha/vigil/topology"
 )
 
@@ -49,6 +50,7 @@ type Node struct {
 	cluster *cluster.Cluster
 	actions redisActions
 	history *historyStore
+	scripts *scripts.Runner
 	bcast   chan struct{} // wakes the broadcaster
 
 	shutdown context.CancelFunc // stops Run (SHUTDOWN); set by Run
@@ -109,17 +111,30 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	}
 	dirty := state.NodeID != n.id
 	state.NodeID = n.id
-	n.actions = redisActions{clientName: "vigil-" + n.id[:min(8, len(n.id))] + "-cmd"}
+	tlsConfs, err := masterTLSConfigs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n.actions = redisActions{clientName: "vigil-" + n.id[:min(8, len(n.id))] + "-cmd", tls: tlsConfs}
+	n.scripts = scripts.New(log.With("component", "scripts"), scripts.Options{
+		OnEvent: func(typ, payload string) { n.emit(Event{Type: typ, Payload: payload, Warning: true}) },
+	})
 	for _, name := range cfg.MasterNames() {
 		mc := cfg.Masters[name]
-		g := &group{cfg: mc, replicas: map[string]*instance{}, peers: map[string]struct{}{}}
+		g := &group{cfg: mc, replicas: map[string]*instance{}, peers: map[string]struct{}{}, guardWant: -1}
 		addr := mc.Addr
 		rec := state.Masters[name]
-		if rec == nil || rec.ConfiguredAddr != mc.Addr.String() {
-			// New master, or the operator changed its address: the
-			// configuration wins over what was recorded.
+		if rec == nil {
 			rec = &MasterRecord{ConfiguredAddr: mc.Addr.String(), Addr: mc.Addr.String()}
 			state.Masters[name] = rec
+			dirty = true
+		} else if rec.ConfiguredAddr != mc.Addr.String() {
+			// The operator changed the master's address: the configuration
+			// wins over the recorded master, but votes, epochs and known
+			// peers are kept (forgetting a vote could allow a second one
+			// in the same epoch).
+			rec.ConfiguredAddr, rec.Addr = mc.Addr.String(), mc.Addr.String()
+			rec.KnownReplicas = nil
 			dirty = true
 		} else if a, err := topology.ParseAddr(rec.Addr); err == nil {
 			addr = a
@@ -164,17 +179,27 @@ func (n *Node) Listen() error {
 	if err != nil {
 		return fmt.Errorf("node.listen %q: %w", n.cfg.Node.Listen, err)
 	}
+	if ln, err = n.withTLS(ln); err != nil {
+		return err
+	}
 	n.ln = ln
 	if n.cfg.Gossip.Bind == "" {
 		return nil
 	}
+	keys, err := n.cfg.Gossip.DecodeSecretKeys()
+	if err != nil {
+		_ = ln.Close()
+		n.ln = nil
+		return err
+	}
 	c, err := cluster.New(cluster.Config{
-		NodeID:    n.id,
-		RESPAddr:  n.announceAddr(),
-		Bind:      n.cfg.Gossip.Bind,
-		Advertise: n.cfg.Gossip.Advertise,
-		Join:      n.cfg.Gossip.Join,
-		Logger:    n.log.With("component", "gossip"),
+		NodeID:     n.id,
+		RESPAddr:   n.announceAddr(),
+		Bind:       resolveHostPort(n.cfg.Gossip.Bind),
+		Advertise:  resolveHostPort(n.cfg.Gossip.Advertise),
+		Join:       n.cfg.Gossip.Join,
+		SecretKeys: keys,
+		Logger:     n.log,
 	}, n)
 	if err != nil {
 		_ = ln.Close()
@@ -238,6 +263,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	wg.Go(func() { n.serve(ctx) })
 	wg.Go(func() { n.tickLoop(ctx) })
+	wg.Go(func() { n.scripts.Run(ctx) })
 	if n.cluster != nil {
 		wg.Go(func() { n.broadcaster(ctx) })
 		wg.Go(func() {
@@ -274,6 +300,7 @@ func (n *Node) startLink(inst *instance) {
 		Addr:                  inst.addr.String(),
 		Username:              g.cfg.AuthUser,
 		Password:              g.cfg.AuthPass,
+		TLSConfig:             n.actions.tls[g.cfg.Name],
 		ClientName:            "vigil-" + n.id[:min(8, len(n.id))] + "-cmd",
 		Protocol:              2,
 		DialTimeout:           timeout,
@@ -299,7 +326,7 @@ func (n *Node) startLink(inst *instance) {
 	}
 	l.client = redis.NewClient(opts)
 	inst.link = l
-	l.fastInfo.Store(n.wantFastInfo(g))
+	l.infoEvery.Store(int64(n.infoPeriodLocked(g, inst, time.Now())))
 	n.linksWG.Go(func() { l.run(ctx, n, g.cfg.DownAfter) })
 	if n.cluster != nil {
 		subOpts := *opts
@@ -370,6 +397,7 @@ func (n *Node) recordInfo(l *link, at time.Time, text string, err error) {
 		return
 	}
 	inst.connected = true
+	inst.prevInfoAt, inst.prevOffset = inst.infoAt, inst.info.ReplicaReplOffset
 	inst.infoAt = at
 	inst.infoRaw = text
 	if inst.runID != "" && info.RunID != "" && info.RunID != inst.runID {
@@ -474,10 +502,14 @@ func (n *Node) tick(now time.Time) {
 		}
 		n.stepAttemptLocked(g, now)
 		n.fixReplicasLocked(g, now)
-		fast := n.wantFastInfo(g)
+		n.guardWritesLocked(g, now)
 		for _, inst := range n.instances(g) {
-			if inst.link != nil {
-				inst.link.fastInfo.Store(fast || (!inst.isMaster() && inst.info.MasterLinkDownSinceSecs != 0))
+			if inst.link == nil {
+				continue
+			}
+			p := int64(n.infoPeriodLocked(g, inst, now))
+			if old := inst.link.infoEvery.Swap(p); p != 0 && (old == 0 || p < old) {
+				inst.link.requestInfo() // the new, shorter period starts now
 			}
 		}
 	}
@@ -488,12 +520,6 @@ func (n *Node) instances(g *group) []*instance {
 	return append([]*instance{g.master}, g.sortedReplicas()...)
 }
 
-// wantFastInfo reports whether a group's instances should be polled with
-// INFO every second: while its master is down. Requires n.mu.
-func (n *Node) wantFastInfo(g *group) bool {
-	return g.master.sdown
-}
-
 // checkSDown applies failover.SubjectivelyDown to one instance and emits
 // +sdown / -sdown on a change. Requires n.mu.
 func (n *Node) checkSDown(inst *instance, now time.Time) {
@@ -501,6 +527,7 @@ func (n *Node) checkSDown(inst *instance, now time.Time) {
 		DownAfter:           inst.group.cfg.DownAfter,
 		LastAcceptableReply: inst.lastOKReply,
 		PingPending:         !inst.pingPendingSince.IsZero(),
+		PingPendingSince:    inst.pingPendingSince,
 		ConfiguredMaster:    inst.isMaster(),
 		RoleReported:        inst.roleReported,
 		RoleReportedSince:   inst.roleReportedAt,
@@ -549,6 +576,7 @@ func (n *Node) emit(ev Event) {
 	}
 	n.log.Log(context.Background(), level, "event", "type", ev.Type, "payload", ev.Payload)
 	n.bus.publish(ev)
+	n.notifyScript(ev)
 }
 
 // Subscribe returns a channel of events matching pattern (a Redis glob) and
@@ -612,4 +640,36 @@ func splitHostPort(s string) (host, port string) {
 		return s, "0"
 	}
 	return h, p
+}
+
+// resolveHostPort turns host:port with a host name into ip:port, as the
+// gossip transport binds and advertises IP addresses only. An address that
+// does not resolve is returned as is, for the transport to report.
+func resolveHostPort(s string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" || net.ParseIP(host) != nil {
+		return s
+	}
+	a, err := net.ResolveTCPAddr("tcp", s)
+	if err != nil || a.IP == nil {
+		return s
+	}
+	return net.JoinHostPort(a.IP.String(), port)
+}
+
+// infoPeriodLocked is how often inst is polled with INFO: every 10 s
+// normally; every second for a group whose master is down and for a replica
+// whose link is down (Sentinel's rule); every 250 ms for replicas while
+// their master is late answering or down, so that their offsets can
+// corroborate a live master within a ping period. Requires n.mu.
+func (n *Node) infoPeriodLocked(g *group, inst *instance, now time.Time) time.Duration {
+	m := g.master
+	late := now.Sub(m.lastOKReply) > g.cfg.DownAfter/2
+	switch {
+	case !inst.isMaster() && (late || m.sdown):
+		return suspectInfoPeriod
+	case m.sdown || (!inst.isMaster() && inst.info.MasterLinkDownSinceSecs != 0):
+		return fastInfoPeriod
+	}
+	return 0
 }

@@ -51,7 +51,7 @@ func (n *Node) localStateLocked() cluster.NodeState {
 			Name:         name,
 			Addr:         g.advertisedAddr().String(),
 			ConfigEpoch:  g.configEpoch,
-			SDown:        n.masterDownLocked(g),
+			SDown:        n.masterDownLocked(g) && !n.tiltLocked(),
 			LeaderEpoch:  rec.LeaderEpoch,
 			Leader:       rec.Leader,
 			Paused:       rec.Paused,
@@ -179,6 +179,7 @@ func (n *Node) adoptConfigLocked(g *group, p *peer, addrStr string, epoch uint64
 		g.attempt = nil
 		n.endRecordLocked(g, "aborted: a newer configuration won", "")
 	}
+	n.reconfigScript(g, "observer", g.master.addr, addr)
 	n.beginRecordLocked(g, "adopted", epoch)
 	g.record.Leader = p.id
 	n.switchMasterLocked(g, addr, epoch)

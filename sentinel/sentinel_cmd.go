@@ -38,6 +38,7 @@ func sentinelTable() map[string]sentinelSub {
 		"history":                 {3, sentHistory},
 		"reset":                   {3, sentReset},
 		"flushconfig":             {2, sentFlushConfig},
+		"pending-scripts":         {2, sentPendingScripts},
 		"debug":                   {-2, sentDebug},
 		"resume":                  {3, sentResume},
 	}
@@ -599,6 +600,7 @@ func cmdInfo(n *Node, c *clientConn, args []string) bool {
 	if want("sentinel") {
 		n.mu.Lock()
 		epoch := n.state.CurrentEpoch
+		running, queued := n.scripts.Stats()
 		tiltFlag, tiltSecs := "0", "-1"
 		if n.tiltLocked() {
 			tiltFlag, tiltSecs = "1", strconv.FormatInt(int64(time.Since(n.tiltSince).Seconds()), 10)
@@ -608,8 +610,8 @@ func cmdInfo(n *Node, c *clientConn, args []string) bool {
 			"sentinel_masters:" + strconv.Itoa(len(n.cfg.Masters)),
 			"sentinel_tilt:" + tiltFlag,
 			"sentinel_tilt_since_seconds:" + tiltSecs,
-			"sentinel_running_scripts:0",
-			"sentinel_scripts_queue_length:0",
+			"sentinel_running_scripts:" + strconv.Itoa(running),
+			"sentinel_scripts_queue_length:" + strconv.Itoa(queued),
 			"sentinel_simulate_failure_flags:0",
 			"sentinel_current_epoch:" + strconv.FormatUint(epoch, 10),
 		}

@@ -24,6 +24,8 @@ type clientConn struct {
 	lastCmd string
 
 	sub *subscriber // non-nil once the client has subscribed to anything
+
+	authed bool // passed AUTH or HELLO AUTH (see auth.go); guarded by mu
 }
 
 // serve accepts clients until ctx is cancelled.

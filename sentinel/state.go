@@ -28,6 +28,8 @@ type instance struct {
 	// INFO bookkeeping.
 	infoAt         time.Time
 	info           topology.Info
+	prevInfoAt     time.Time // the INFO before infoAt, and its offset
+	prevOffset     int64
 	infoRaw        string
 	roleReported   topology.Role
 	roleReportedAt time.Time
@@ -68,6 +70,12 @@ type group struct {
 	lastAsk     time.Time // last opinion query to peers
 
 	record *Attempt // history record of the attempt or switchover in progress
+
+	// Write guard (writeguard.go): what was last applied, where and when.
+	guardWant  int // min-replicas-to-write; -1 before the first
+	guardRunID string
+	guardAddr  topology.Addr
+	guardAt    time.Time
 
 	lastAbort   string // why this node's last attempt ended without a failover
 	lastAbortAt time.Time

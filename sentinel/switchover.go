@@ -153,6 +153,7 @@ func (n *Node) runSwitchover(ctx context.Context, g *group, mc config.MasterConf
 	// master's clients are disconnected, so that they find it at once.
 	n.mu.Lock()
 	n.emitFor(g, Event{Type: "+promoted-slave", Warning: true, Payload: "slave " + target.String() + " " + target.Host + " " + target.PortString() + " @ " + mc.Name + " " + old.Host + " " + old.PortString()})
+	n.reconfigScript(g, "leader", old, target)
 	n.switchMasterLocked(g, target, epoch)
 	n.mu.Unlock()
 

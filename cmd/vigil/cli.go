@@ -172,7 +172,7 @@ func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
 					return &exitError{exitFailure, err}
 				}
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			var wg sync.WaitGroup
 			if api != nil {

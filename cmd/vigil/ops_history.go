@@ -70,11 +70,15 @@ func printHistory(out io.Writer, h []sentinel.Attempt, timeline bool) {
 			newMaster = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", a.Start.Format(time.RFC3339), a.Kind, a.Epoch, a.OldMaster, newMaster, dur, a.Outcome)
-		if timeline {
-			for _, e := range a.Timeline {
-				fmt.Fprintf(tw, "  +%s\t%s\t%s\t\t\t\t\n", e.At.Sub(a.Start).Round(time.Millisecond), e.Type, e.Payload)
-			}
-		}
 	}
 	_ = tw.Flush()
+	if !timeline {
+		return
+	}
+	for _, a := range h {
+		fmt.Fprintf(out, "\n%s %s epoch %d (%s)\n", a.Start.Format(time.RFC3339Nano), a.Kind, a.Epoch, a.Outcome)
+		for _, e := range a.Timeline {
+			fmt.Fprintf(out, "  %+9.3fs  %-34s %s\n", e.At.Sub(a.Start).Seconds(), e.Type, e.Payload)
+		}
+	}
 }

@@ -41,7 +41,11 @@ type Config struct {
 	Advertise string   // optional IP:port announced to peers; its port is ignored when Bind's port is 0
 	Join      []string // seed host:port list, joined in the background by Run until one answers
 	SecretKey []byte   // optional 16, 24 or 32 byte key; memberlist then encrypts and authenticates gossip
-	Logger    *slog.Logger
+	// SecretKeys is an optional keyring for key rotation: the first key
+	// (or SecretKey, when set) encrypts, every key decrypts. With any key
+	// set, unencrypted gossip is refused in both directions.
+	SecretKeys [][]byte
+	Logger     *slog.Logger
 
 	ProbeInterval     time.Duration // failure detection probe period (timeout is half of it, at most 500ms)
 	GossipInterval    time.Duration // UDP gossip period, which carries queued broadcasts
@@ -86,10 +90,16 @@ func (cfg Config) memberlistConfig() (*memberlist.Config, error) {
 			return nil, fmt.Errorf("cluster: negative duration %s", d)
 		}
 	}
-	switch len(cfg.SecretKey) {
-	case 0, 16, 24, 32:
-	default:
-		return nil, fmt.Errorf("cluster: secret key is %d bytes, want 16, 24 or 32", len(cfg.SecretKey))
+	keys := cfg.SecretKeys
+	if len(cfg.SecretKey) > 0 {
+		keys = append([][]byte{cfg.SecretKey}, keys...)
+	}
+	for _, k := range keys {
+		switch len(k) {
+		case 16, 24, 32:
+		default:
+			return nil, fmt.Errorf("cluster: secret key is %d bytes, want 16, 24 or 32", len(k))
+		}
 	}
 	cfg = cfg.withDefaults()
 	bindIP, bindPort, err := splitIPPort(cfg.Bind)
@@ -116,8 +126,13 @@ func (cfg Config) memberlistConfig() (*memberlist.Config, error) {
 	mc.PushPullInterval = cfg.PushPullInterval
 	mc.TCPTimeout = tcpTimeout
 	mc.DeadNodeReclaimTime = deadNodeReclaim
-	if len(cfg.SecretKey) > 0 {
-		mc.SecretKey = cfg.SecretKey
+	if len(keys) > 0 {
+		ring, err := memberlist.NewKeyring(keys, keys[0])
+		if err != nil {
+			return nil, fmt.Errorf("cluster: keyring: %w", err)
+		}
+		mc.Keyring = ring
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	}
 	return mc, nil
 }

@@ -35,6 +35,7 @@
 // messages.go), From is a member memberlist knows and is not this node, and
 // a state's RESPAddr matches the address that member announced in its
 // memberlist meta. Anything else is dropped with a rate-limited log line.
-// To keep outsiders from speaking at all, set Config.SecretKey: memberlist
-// then encrypts and authenticates all gossip with it.
+// To keep outsiders from speaking at all, set Config.SecretKey or
+// Config.SecretKeys (a keyring, for rotation): memberlist then encrypts and
+// authenticates all gossip and refuses unencrypted peers.
 package cluster

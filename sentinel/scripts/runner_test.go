@@ -487,11 +487,14 @@ func TestNoInheritedDescriptors(t *testing.T) {
 	}
 	defer f.Close()
 	fds := filepath.Join(dir, "fds")
-	script := writeScript(t, dir, "fds.sh", `for fd in /proc/$$/fd/*; do readlink "$fd"; done > `+fds+"\n")
-	r, _, _ := newRunner(t, Options{})
+	script := writeScript(t, dir, "fds.sh", `for fd in /proc/$$/fd/*; do readlink "$fd" || true; done > `+fds+"\nexit 0\n")
+	r, rec, _ := newRunner(t, Options{})
 	r.Enqueue(script)
 	start(t, r)
 	eventually(t, "the script to finish", idle(r))
+	if ev := rec.list(); len(ev) != 0 {
+		t.Errorf("events: %q, want none", ev)
+	}
 	targets := readLines(t, fds)
 	if len(targets) < 3 {
 		t.Fatalf("listed %q, want at least stdin, stdout, stderr", targets)
