@@ -38,6 +38,9 @@ const (
 	// DefaultWriteGuardMaxLag is a master's write-guard-max-lag when unset
 	// (zero): Redis's min-replicas-max-lag while the write guard is on.
 	DefaultWriteGuardMaxLag = time.Second
+	// DefaultPreFailoverHookTimeout bounds a master's pre-failover-hook
+	// when pre-failover-hook-timeout is unset.
+	DefaultPreFailoverHookTimeout = 5 * time.Second
 	// DefaultHTTPListen is http.listen: empty, so the HTTP server (metrics
 	// and JSON API) is off unless configured. 127.0.0.1:9121 is the
 	// suggested address.
@@ -167,6 +170,16 @@ type MasterConfig struct {
 	// that a failover would lose (see docs/configuration.md).
 	WriteGuard       bool
 	WriteGuardMaxLag time.Duration
+	// AntiFlap is a quiet period after a failover of this master during
+	// which no automatic failover starts again (0: none).
+	AntiFlap time.Duration
+	// PreFailoverHook is the absolute path of a program run before this
+	// node asks for votes: exit 0 allows the failover, anything else
+	// vetoes it (its first output line is the reason). It gets
+	// <master-name> <master-ip> <master-port>. PreFailoverHookTimeout
+	// bounds it (default 5 s; a timeout is a veto).
+	PreFailoverHook        string
+	PreFailoverHookTimeout time.Duration
 	// AuthUser and AuthPass authenticate to the master and its replicas
 	// (AUTH [user] pass). Both empty means no AUTH.
 	AuthUser string

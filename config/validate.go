@@ -168,6 +168,12 @@ func (m MasterConfig) checkAs(name string) []*FieldError {
 	if m.FailoverTimeout <= 0 {
 		errs = append(errs, fieldErr(key+".failover-timeout", "must be > 0, got %s", m.FailoverTimeout))
 	}
+	if m.AntiFlap < 0 {
+		errs = append(errs, fieldErr(key+".anti-flap", "must be >= 0, got %s", m.AntiFlap))
+	}
+	if m.PreFailoverHookTimeout < 0 {
+		errs = append(errs, fieldErr(key+".pre-failover-hook-timeout", "must be >= 0, got %s", m.PreFailoverHookTimeout))
+	}
 	if m.WriteGuardMaxLag != 0 && (m.WriteGuardMaxLag < time.Second || m.WriteGuardMaxLag%time.Second != 0) {
 		errs = append(errs, fieldErr(key+".write-guard-max-lag", "must be a whole number of seconds >= 1s, got %s", m.WriteGuardMaxLag))
 	}
@@ -185,6 +191,11 @@ func (m MasterConfig) checkAs(name string) []*FieldError {
 	}
 	if m.ClientReconfigScript != "" {
 		if e := checkScript(key+"."+keyClientReconfigScript, m.ClientReconfigScript); e != nil {
+			errs = append(errs, e)
+		}
+	}
+	if m.PreFailoverHook != "" {
+		if e := checkScript(key+"."+keyPreFailoverHook, m.PreFailoverHook); e != nil {
 			errs = append(errs, e)
 		}
 	}

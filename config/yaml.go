@@ -319,11 +319,16 @@ const (
 
 	keyWriteGuard       = "write-guard"
 	keyWriteGuardMaxLag = "write-guard-max-lag"
+
+	keyAntiFlap               = "anti-flap"
+	keyPreFailoverHook        = "pre-failover-hook"
+	keyPreFailoverHookTimeout = "pre-failover-hook-timeout"
 )
 
 func masterKeys() []string {
 	return []string{keyAddr, keyQuorum, keyDownAfter, keyFailoverTimeout, keyParallelSyncs, keyAuthUser, keyAuthPass,
-		keyNotificationScript, keyClientReconfigScript, keyTLS, keyWriteGuard, keyWriteGuardMaxLag}
+		keyNotificationScript, keyClientReconfigScript, keyTLS, keyWriteGuard, keyWriteGuardMaxLag,
+		keyAntiFlap, keyPreFailoverHook, keyPreFailoverHookTimeout}
 }
 
 // decodeMasters reads the masters section. Masters whose value is not a
@@ -412,7 +417,7 @@ func (l *loader) decodeMasterKey(m *MasterConfig, masterKey string, f entry, set
 		} else {
 			m.ParallelSyncs = n
 		}
-	case keyDownAfter, keyFailoverTimeout, keyWriteGuardMaxLag:
+	case keyDownAfter, keyFailoverTimeout, keyWriteGuardMaxLag, keyAntiFlap, keyPreFailoverHookTimeout:
 		d, err := ParseDuration(s)
 		if err != nil {
 			bad(fmt.Sprintf("invalid duration %q", s), err)
@@ -423,6 +428,10 @@ func (l *loader) decodeMasterKey(m *MasterConfig, masterKey string, f entry, set
 			m.DownAfter = d
 		case keyFailoverTimeout:
 			m.FailoverTimeout = d
+		case keyAntiFlap:
+			m.AntiFlap = d
+		case keyPreFailoverHookTimeout:
+			m.PreFailoverHookTimeout = d
 		default:
 			m.WriteGuardMaxLag = d
 		}
@@ -441,6 +450,8 @@ func (l *loader) decodeMasterKey(m *MasterConfig, masterKey string, f entry, set
 		m.NotificationScript = s
 	case keyClientReconfigScript:
 		m.ClientReconfigScript = s
+	case keyPreFailoverHook:
+		m.PreFailoverHook = s
 	}
 }
 

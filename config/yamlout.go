@@ -150,11 +150,18 @@ func masterYAML(key string, m MasterConfig) (*yaml.Node, error) {
 	if m.WriteGuardMaxLag != 0 {
 		add(keyWriteGuardMaxLag, yamlScalar("!!str", FormatDuration(m.WriteGuardMaxLag)))
 	}
+	if m.AntiFlap != 0 {
+		add(keyAntiFlap, yamlScalar("!!str", FormatDuration(m.AntiFlap)))
+	}
+	if m.PreFailoverHookTimeout != 0 {
+		add(keyPreFailoverHookTimeout, yamlScalar("!!str", FormatDuration(m.PreFailoverHookTimeout)))
+	}
 	optional := []struct{ key, val string }{
 		{keyAuthUser, m.AuthUser},
 		{keyAuthPass, m.AuthPass},
 		{keyNotificationScript, m.NotificationScript},
 		{keyClientReconfigScript, m.ClientReconfigScript},
+		{keyPreFailoverHook, m.PreFailoverHook},
 	}
 	for _, kv := range optional {
 		if kv.val == "" {

@@ -62,6 +62,8 @@ func fullConfig(t *testing.T) *Config {
 		m.ParallelSyncs = i + 1
 		m.WriteGuard = i%2 == 0
 		m.WriteGuardMaxLag = time.Duration(i+1) * time.Second
+		m.AntiFlap = time.Duration(i+1) * time.Minute
+		m.PreFailoverHookTimeout = time.Duration(i+1) * time.Second
 		c.Masters[name] = m
 	}
 	c.Masters["ipv6"] = NewMaster("ipv6", addr(t, "[2001:db8::1]:6379"), 2)
@@ -75,6 +77,7 @@ func fullConfig(t *testing.T) *Config {
 		m := c.Masters[key]
 		m.NotificationScript = path
 		m.ClientReconfigScript = writeExecutable(t, dir, "reconfig-"+name)
+		m.PreFailoverHook = writeExecutable(t, dir, "hook-"+name)
 		c.Masters[key] = m
 	}
 	setSecurity(t, &c, "true")

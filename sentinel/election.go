@@ -97,6 +97,12 @@ func (n *Node) maybeStartFailoverLocked(g *group, now time.Time) {
 	if now.Sub(g.odownSince) < time.Duration(rank)*rankDelay {
 		return
 	}
+	if until := g.antiFlapUntil(); now.Before(until) {
+		return
+	}
+	if !n.hookAllowsLocked(g, now) {
+		return
+	}
 	n.startAttemptLocked(g, now, false)
 }
 
@@ -200,7 +206,7 @@ func (n *Node) handleVoteRequest(from cluster.Member, req cluster.VoteRequest) (
 	reply.Master = g.name()
 	reply.Down = n.masterDownLocked(g) && !n.tiltLocked()
 	candidate := req.Candidate
-	if n.pausedLocked(g) || n.replicaSeesMasterLocked(g) != nil {
+	if n.pausedLocked(g) || n.replicaSeesMasterLocked(g) != nil || n.vetoedLocked(g, time.Now()) {
 		// Maintenance mode, or a replica saw the master alive after we
 		// lost it: answer, but never vote.
 		candidate = ""

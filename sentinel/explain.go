@@ -26,6 +26,9 @@ const (
 	ReasonWaitingRetry      Reason = "waiting-retry"
 	ReasonWaitingTurn       Reason = "waiting-turn"
 	ReasonNoGoodReplica     Reason = "no-good-replica"
+	ReasonAntiFlap          Reason = "anti-flap"
+	ReasonHookPending       Reason = "hook-pending"
+	ReasonVetoed            Reason = "vetoed"
 	ReasonReady             Reason = "ready"
 )
 
@@ -107,6 +110,17 @@ func (n *Node) explainLocked(g *group, now time.Time) Decision {
 			d.Details = append(d.Details, "no replica known")
 		}
 		return d
+	}
+	if until := g.antiFlapUntil(); now.Before(until) {
+		return set(ReasonAntiFlap, "the master changed at %s; no automatic failover before %s", g.lastSwitch.Format(time.RFC3339Nano), until.Format(time.RFC3339Nano))
+	}
+	if h := g.hook; g.cfg.PreFailoverHook != "" {
+		switch {
+		case h.running:
+			return set(ReasonHookPending, "pre-failover hook %s is running", g.cfg.PreFailoverHook)
+		case !h.allowed && !h.at.IsZero() && now.Sub(h.at) < hookRetry:
+			return set(ReasonVetoed, "pre-failover hook: %s", h.reason)
+		}
 	}
 	if rank := slices.Index(n.downVotersLocked(g, now), n.id); rank > 0 {
 		return set(ReasonWaitingTurn, "node %d in line: a node with a smaller id starts first, this one after %s", rank+1, time.Duration(rank)*rankDelay)

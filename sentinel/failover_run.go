@@ -212,6 +212,7 @@ func (n *Node) switchMasterLocked(g *group, addr topology.Addr, epoch uint64) {
 	g.replicas[old.addr.String()] = old
 	g.master = nm
 	g.configEpoch = epoch
+	g.lastSwitch = time.Now()
 	g.odown, g.odownSince = false, time.Time{}
 	n.startLink(nm)
 	rec := n.state.Masters[g.name()]

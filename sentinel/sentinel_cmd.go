@@ -230,7 +230,7 @@ func sentIsMasterDown(n *Node, c *clientConn, args []string) {
 			down = 1
 		}
 		candidate := args[5]
-		if n.pausedLocked(g) || n.replicaSeesMasterLocked(g) != nil {
+		if n.pausedLocked(g) || n.replicaSeesMasterLocked(g) != nil || n.vetoedLocked(g, time.Now()) {
 			candidate = "*"
 		}
 		vr := n.voteLocked(g, epoch, candidate)

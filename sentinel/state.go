@@ -71,6 +71,9 @@ type group struct {
 
 	record *Attempt // history record of the attempt or switchover in progress
 
+	lastSwitch time.Time // when the master last changed (anti-flap)
+	hook       hookState // pre-failover hook (governance.go)
+
 	// Write guard (writeguard.go): what was last applied, where and when.
 	guardWant  int // min-replicas-to-write; -1 before the first
 	guardRunID string

@@ -34,6 +34,7 @@ type statusCollector struct {
 	peersUsable         *prometheus.Desc
 	quorumReachable     *prometheus.Desc
 	failoverInProgress  *prometheus.Desc
+	decision            *prometheus.Desc
 	replicaUp           *prometheus.Desc
 	replicaOffset       *prometheus.Desc
 	replicaLag          *prometheus.Desc
@@ -65,6 +66,7 @@ func newStatusCollector(node NodeAPI) *statusCollector {
 		peersUsable:         desc("peers_usable", "vigil nodes, this one included, that can vote on the master now.", m...),
 		quorumReachable:     desc("quorum_reachable", "1 when enough nodes are usable to reach both the quorum and a majority.", m...),
 		failoverInProgress:  desc("failover_in_progress", "1 while this node runs a failover of the master.", m...),
+		decision:            desc("failover_decision", "1 for the reason this node is or is not failing the master over now (vigil explain).", append(m, "reason")...),
 		replicaUp:           desc("replica_up", "1 when the replica is not subjectively down.", mr...),
 		replicaOffset:       desc("replica_offset_bytes", "The replica's replication offset (slave_repl_offset).", mr...),
 		replicaLag:          desc("replica_lag_bytes", "Bytes the replica is behind its master (0 when unknown).", mr...),
@@ -78,7 +80,7 @@ func (c *statusCollector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		c.currentEpoch, c.tilt, c.peerUp,
 		c.masterUp, c.masterSDown, c.masterODown, c.masterConfigEpoch, c.masterQuorum, c.masterOffset, c.masterLastOKPingAge,
-		c.peersKnown, c.peersUsable, c.quorumReachable, c.failoverInProgress,
+		c.peersKnown, c.peersUsable, c.quorumReachable, c.failoverInProgress, c.decision,
 		c.replicaUp, c.replicaOffset, c.replicaLag, c.replicaLinkUp, c.replicaPriority, c.replicaInfoAge,
 	}
 }
@@ -121,6 +123,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.peersUsable, float64(ms.UsablePeers), name)
 		gauge(c.quorumReachable, b2f(ms.QuorumReachable), name)
 		gauge(c.failoverInProgress, b2f(ms.FailoverState != ""), name)
+		gauge(c.decision, 1, name, ms.Decision.Reason.String())
 		for _, r := range ms.Replicas {
 			gauge(c.replicaUp, b2f(!r.SDown), name, r.Addr)
 			gauge(c.replicaOffset, float64(r.Offset), name, r.Addr)
