@@ -95,6 +95,27 @@ func sentMasters(n *Node, c *clientConn, args []string) {
 		maps = append(maps, n.instanceFields(n.groups[name].master, now))
 	}
 	n.mu.Unlock()
+	writeMaps(c, maps)
+}
+
+// replyGroupMaps answers a per-master listing: -ERR No such master for an
+// unknown name, else the instance maps build returns (built under n.mu).
+func (n *Node) replyGroupMaps(c *clientConn, name string, build func(g *group, now time.Time) [][]string) {
+	n.mu.Lock()
+	g := n.groups[name]
+	var maps [][]string
+	if g != nil {
+		maps = build(g, time.Now())
+	}
+	n.mu.Unlock()
+	if g == nil {
+		c.w.Error(errNoSuchMaster.Error())
+		return
+	}
+	writeMaps(c, maps)
+}
+
+func writeMaps(c *clientConn, maps [][]string) {
 	c.w.Array(len(maps))
 	for _, m := range maps {
 		c.w.StringMap(m)
@@ -117,47 +138,23 @@ func sentMaster(n *Node, c *clientConn, args []string) {
 }
 
 func sentReplicas(n *Node, c *clientConn, args []string) {
-	n.mu.Lock()
-	g := n.groups[args[2]]
-	var maps [][]string
-	if g != nil {
-		now := time.Now()
+	n.replyGroupMaps(c, args[2], func(g *group, now time.Time) (maps [][]string) {
 		for _, r := range g.sortedReplicas() {
 			if r.infoAt.IsZero() || r.info.ReplicaAnnounced {
 				maps = append(maps, n.instanceFields(r, now))
 			}
 		}
-	}
-	n.mu.Unlock()
-	if g == nil {
-		c.w.Error(errNoSuchMaster.Error())
-		return
-	}
-	c.w.Array(len(maps))
-	for _, m := range maps {
-		c.w.StringMap(m)
-	}
+		return maps
+	})
 }
 
 func sentSentinels(n *Node, c *clientConn, args []string) {
-	n.mu.Lock()
-	g := n.groups[args[2]]
-	var maps [][]string
-	if g != nil {
-		now := time.Now()
+	n.replyGroupMaps(c, args[2], func(g *group, now time.Time) (maps [][]string) {
 		for _, id := range sortedStrings(keys(g.peers)) {
 			maps = append(maps, n.peerFields(g, n.peers[id], now))
 		}
-	}
-	n.mu.Unlock()
-	if g == nil {
-		c.w.Error(errNoSuchMaster.Error())
-		return
-	}
-	c.w.Array(len(maps))
-	for _, m := range maps {
-		c.w.StringMap(m)
-	}
+		return maps
+	})
 }
 
 // peerFields renders a peer node in the shape of Sentinel's sentinel
