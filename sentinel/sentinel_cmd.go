@@ -39,6 +39,10 @@ func sentinelTable() map[string]sentinelSub {
 		"reset":                   {3, sentReset},
 		"flushconfig":             {2, sentFlushConfig},
 		"pending-scripts":         {2, sentPendingScripts},
+		"config":                  {-3, sentConfig},
+		"monitor":                 {-2, sentNotYet},
+		"remove":                  {-2, sentNotYet},
+		"set":                     {-2, sentNotYet},
 		"debug":                   {-2, sentDebug},
 		"resume":                  {3, sentResume},
 	}

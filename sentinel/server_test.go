@@ -278,3 +278,17 @@ func TestServerAdminCommands(t *testing.T) {
 		return err != nil
 	})
 }
+
+func TestServerConfigGetAndRuntimeChanges(t *testing.T) {
+	n := unreachableNode(t)
+	c := dialRaw(t, n.Addr())
+	got := c.roundTrip("SENTINEL CONFIG GET announce-*\r\n")
+	if got != "*6\r\n$18\r\nannounce-hostnames\r\n$2\r\nno\r\n$11\r\nannounce-ip\r\n$0\r\n\r\n$13\r\nannounce-port\r\n$1\r\n0\r\n" {
+		t.Fatalf("CONFIG GET announce-* = %q", got)
+	}
+	for _, cmd := range []string{"SENTINEL CONFIG SET loglevel debug\r\n", "SENTINEL MONITOR x 127.0.0.1 1 1\r\n", "SENTINEL SET mymaster quorum 1\r\n", "SENTINEL REMOVE mymaster\r\n"} {
+		if got := c.roundTrip(cmd); got != "-"+errRuntimeConfig+"\r\n" {
+			t.Errorf("%q = %q", cmd, got)
+		}
+	}
+}
