@@ -3,6 +3,7 @@ package sentinel
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,9 @@ func TestMinorityNeverFailsOver(t *testing.T) {
 	if err != nil || info["role"] != "slave" {
 		t.Fatalf("replica was touched: role %q, %v", info["role"], err)
 	}
+	redistest.WaitFor(t, 10*time.Second, "EXPLAIN quorum-unreachable", func() bool {
+		return strings.HasPrefix(redisCLI(t, survivor.Addr(), "SENTINEL", "EXPLAIN", "mymaster"), "reason\nquorum-unreachable")
+	})
 	if got := redisCLI(t, survivor.Addr(), "SENTINEL", "get-master-addr-by-name", "mymaster"); got != "127.0.0.1\n"+strconv.Itoa(grp.Master.Port) {
 		t.Fatalf("master address changed: %q", got)
 	}

@@ -66,6 +66,10 @@ func TestSingleNodeMonitoring(t *testing.T) {
 		return strings.Contains(fieldMap(redisCLI(t, n.Addr(), "SENTINEL", "master", "mymaster"))["flags"], "s_down")
 	})
 	t.Logf("s_down seen %v after kill -9 (down-after %v)", time.Since(killed), downAfter)
+	// A single node with quorum 2 never reaches o_down, and says why.
+	if e := redisCLI(t, n.Addr(), "SENTINEL", "EXPLAIN", "mymaster"); !strings.HasPrefix(e, "reason\nnot-odown") {
+		t.Errorf("EXPLAIN = %q, want not-odown", e)
+	}
 	expectEvent(t, events, "+sdown", "master mymaster 127.0.0.1 "+strconv.Itoa(grp.Master.Port))
 
 	grp.Master.Restart(t)
