@@ -131,17 +131,26 @@ type HTTPConfig struct {
 	// state (manual failover, switchover). Empty disables them. It is a
 	// secret: LogValue redacts it and validation never echoes it.
 	Token string
+	// Webhooks are URLs the node POSTs its events to. They are outgoing:
+	// they work whether or not Listen is set. File only.
+	Webhooks []WebhookConfig
 }
 
-// LogValue renders the section for slog with the token redacted.
+// LogValue renders the section for slog with the token redacted and the
+// webhooks' URLs redacted (see WebhookConfig.RedactedURL).
 func (h HTTPConfig) LogValue() slog.Value {
 	token := ""
 	if h.Token != "" {
 		token = "******"
 	}
+	webhooks := make([]string, len(h.Webhooks))
+	for i, w := range h.Webhooks {
+		webhooks[i] = w.RedactedURL()
+	}
 	return slog.GroupValue(
 		slog.String("listen", h.Listen),
 		slog.String("token", token),
+		slog.Any("webhooks", webhooks),
 	)
 }
 

@@ -125,6 +125,7 @@ func childKeys(path string) []string {
 		add(s.key)
 	}
 	add(keyNodeUsers)
+	add(keyHTTPWebhooks)
 	return keys
 }
 
@@ -255,6 +256,9 @@ func Load(opts LoadOptions) (*Config, []Warning, error) {
 	if l.usersSet {
 		cfg.Node.Users = l.users
 	}
+	if l.webhooksSet {
+		cfg.HTTP.Webhooks = l.webhooks
+	}
 
 	errs := l.errs
 	reported := make(map[string]bool, len(errs))
@@ -289,15 +293,17 @@ func CheckFile(path string) ([]Warning, error) {
 // loader collects errors, warnings and the origin of each value during one
 // Load.
 type loader struct {
-	file       string
-	errs       []*FieldError
-	warns      []Warning
-	merges     int
-	users      []UserConfig // node.users from the file
-	usersSet   bool
-	fileOrigin map[string]string // key -> "file:line"
-	envOrigin  map[string]string // key -> "$VIGIL_..."
-	flagOrigin map[string]string // key -> "--flag"
+	file        string
+	errs        []*FieldError
+	warns       []Warning
+	merges      int
+	users       []UserConfig // node.users from the file
+	usersSet    bool
+	webhooks    []WebhookConfig // http.webhooks from the file
+	webhooksSet bool
+	fileOrigin  map[string]string // key -> "file:line"
+	envOrigin   map[string]string // key -> "$VIGIL_..."
+	flagOrigin  map[string]string // key -> "--flag"
 }
 
 func (l *loader) fail(e *FieldError) { l.errs = append(l.errs, e) }
@@ -416,6 +422,10 @@ func (l *loader) warnUnknownEnv(name string, known []string) {
 	}
 	if strings.HasPrefix(name, envName(keyNodeUsers)) {
 		l.warns = append(l.warns, Warning{Key: name, Message: "node.users cannot be set from the environment, ignored; use the config file, or node.requirepass ($" + envName("node.requirepass") + ")"})
+		return
+	}
+	if strings.HasPrefix(name, envName(keyHTTPWebhooks)) {
+		l.warns = append(l.warns, Warning{Key: name, Message: "http.webhooks cannot be set from the environment, ignored; use the config file"})
 		return
 	}
 	inSection := false

@@ -636,7 +636,7 @@ func TestDocsExample(t *testing.T) {
 func TestHTTPSection(t *testing.T) {
 	t.Run("defaults: off, no token", func(t *testing.T) {
 		cfg, _, err := Load(LoadOptions{})
-		if err != nil || cfg.HTTP != (HTTPConfig{}) {
+		if err != nil || !reflect.DeepEqual(cfg.HTTP, HTTPConfig{}) {
 			t.Fatalf("Load() = %+v, %v", cfg, err)
 		}
 	})
@@ -646,7 +646,7 @@ func TestHTTPSection(t *testing.T) {
 		if err != nil || warns != nil {
 			t.Fatalf("Load() = %v, %v", warningStrings(warns), err)
 		}
-		if want := (HTTPConfig{Listen: "127.0.0.1:9121", Token: "0123"}); cfg.HTTP != want {
+		if want := (HTTPConfig{Listen: "127.0.0.1:9121", Token: "0123"}); !reflect.DeepEqual(cfg.HTTP, want) {
 			t.Fatalf("http = %+v, want %+v", cfg.HTTP, want)
 		}
 	})
@@ -654,11 +654,11 @@ func TestHTTPSection(t *testing.T) {
 		path := writeConfig(t, "http:\n  listen: 127.0.0.1:1\n  token: file-token\n")
 		env := []string{"VIGIL_HTTP_LISTEN=127.0.0.1:2", "VIGIL_HTTP_TOKEN=env-token"}
 		cfg, _, err := Load(LoadOptions{File: path, Env: env})
-		if err != nil || cfg.HTTP != (HTTPConfig{Listen: "127.0.0.1:2", Token: "env-token"}) {
+		if err != nil || !reflect.DeepEqual(cfg.HTTP, HTTPConfig{Listen: "127.0.0.1:2", Token: "env-token"}) {
 			t.Fatalf("env: Load() = %+v, %v", cfg, err)
 		}
 		cfg, _, err = Load(LoadOptions{File: path, Env: env, Flags: newFlags(t, "--http-listen=127.0.0.1:3", "--http-token=flag-token")})
-		if err != nil || cfg.HTTP != (HTTPConfig{Listen: "127.0.0.1:3", Token: "flag-token"}) {
+		if err != nil || !reflect.DeepEqual(cfg.HTTP, HTTPConfig{Listen: "127.0.0.1:3", Token: "flag-token"}) {
 			t.Fatalf("flags: Load() = %+v, %v", cfg, err)
 		}
 	})

@@ -109,6 +109,7 @@ func (c *Config) check() []*FieldError {
 		// Never echo the token: it is a secret.
 		add(fieldErr("http.token", "must be printable ASCII without spaces (value not shown)"))
 	}
+	errs = append(errs, c.HTTP.checkWebhooks()...)
 
 	switch c.Log.Level {
 	case LevelDebug, LevelInfo, LevelWarn, LevelError:

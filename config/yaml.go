@@ -240,6 +240,10 @@ func (l *loader) decodeSection(path string, e entry, values map[string]any) {
 			l.fileOrigin[key] = l.at(f.line)
 			l.users, l.usersSet = l.decodeUsers(key, f)
 			continue
+		case key == keyHTTPWebhooks:
+			l.fileOrigin[key] = l.at(f.line)
+			l.webhooks, l.webhooksSet = l.decodeWebhooks(key, f)
+			continue
 		case isGroup(key):
 			l.fileOrigin[key] = l.at(f.line)
 			l.decodeSection(key, f, values)

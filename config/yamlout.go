@@ -26,10 +26,10 @@ const yamlSecretsNote = "# It contains secrets (%s) in clear text: keep it reada
 // the scripts only when set). Durations are in Go syntax ("30s", "3m", "1.5s").
 //
 // Secrets (auth-pass, http.token, node.requirepass, node.users,
-// gossip.secret-keys) are written in clear text, since the file
-// must work as it is; the header then says so. It is what `vigil
-// import-sentinel-conf` prints. The error reports a string YAML cannot
-// hold (invalid UTF-8).
+// gossip.secret-keys, http.webhooks' secrets and URL credentials) are
+// written in clear text, since the file must work as it is; the header
+// then says so. It is what `vigil import-sentinel-conf` prints. The error
+// reports a string YAML cannot hold (invalid UTF-8).
 func MarshalYAML(c *Config) ([]byte, error) {
 	if c == nil {
 		return nil, errors.New("config: MarshalYAML of a nil Config")
@@ -38,7 +38,7 @@ func MarshalYAML(c *Config) ([]byte, error) {
 	var docs []*yaml.Node
 
 	// The viper-managed sections, in settings() order.
-	var section, nodeSection *yaml.Node
+	var section, nodeSection, httpSection *yaml.Node
 	var sectionName string
 	for _, s := range settings() {
 		name, field, _ := strings.Cut(s.key, ".")
@@ -46,6 +46,9 @@ func MarshalYAML(c *Config) ([]byte, error) {
 			sectionName = name
 			section = &yaml.Node{Kind: yaml.MappingNode}
 			docs = append(docs, yamlMap(name, section))
+			if name == "http" {
+				httpSection = section
+			}
 		}
 		var val *yaml.Node
 		if s.list != nil {
@@ -91,6 +94,17 @@ func MarshalYAML(c *Config) ([]byte, error) {
 		}
 		yamlSet(nodeSection, "users", users)
 		secrets = append(secrets, keyNodeUsers)
+	}
+	if len(c.HTTP.Webhooks) > 0 && httpSection != nil {
+		// http.webhooks is no viper setting; it follows the other http keys.
+		hooks, err := webhooksYAML(c.HTTP.Webhooks)
+		if err != nil {
+			return nil, err
+		}
+		yamlSet(httpSection, "webhooks", hooks)
+		if webhooksHaveSecrets(c.HTTP.Webhooks) {
+			secrets = append(secrets, keyHTTPWebhooks)
+		}
 	}
 
 	masters := &yaml.Node{Kind: yaml.MappingNode}

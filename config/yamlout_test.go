@@ -48,6 +48,7 @@ func fullConfig(t *testing.T) *Config {
 	}
 	c.Log = LogConfig{Level: LevelDebug, Format: FormatJSON}
 	c.HTTP = HTTPConfig{Listen: "127.0.0.1:9121", Token: "0123"}
+	c.HTTP.Webhooks = awkwardWebhooks() // webhooks_test.go
 	passwords := []string{"0123", "yes", "~", "null", "a: b # c", " padded ", "quote\"s and 'apostrophes'",
 		"tab\tnewline\nend", "ünïcödé", "*alias", "&anchor", "!tag", "- dash", "[x]", "{y}", "%", "@", "`", "\x01\x7f", "\\"}
 	for i, pass := range passwords {

@@ -172,6 +172,20 @@ func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
 					return &exitError{exitFailure, err}
 				}
 			}
+			var hooks *httpapi.Webhooks
+			if len(cfg.HTTP.Webhooks) > 0 {
+				// Outgoing, so they need no http.listen; their counters go
+				// to the server's /metrics when there is one.
+				hookLog := log.With("component", "webhooks")
+				if api != nil {
+					hooks = httpapi.NewWebhooks(node, cfg.HTTP.Webhooks, hookLog, api.Registerer())
+				} else {
+					hooks = httpapi.NewWebhooks(node, cfg.HTTP.Webhooks, hookLog, nil)
+				}
+				if err := hooks.Subscribe(); err != nil { // before the node's first events
+					return &exitError{exitFailure, err}
+				}
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			var wg sync.WaitGroup
@@ -179,6 +193,13 @@ func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
 				wg.Go(func() {
 					if err := api.Serve(ctx); err != nil {
 						log.Error("http server failed; the node keeps running", "err", err)
+					}
+				})
+			}
+			if hooks != nil {
+				wg.Go(func() {
+					if err := hooks.Run(ctx); err != nil {
+						log.Error("webhooks failed; the node keeps running", "err", err)
 					}
 				})
 			}

@@ -157,6 +157,10 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// Registerer is the server's own metrics registry, served on /metrics, for
+// collectors that live outside the server (NewWebhooks).
+func (s *Server) Registerer() prometheus.Registerer { return s.reg }
+
 // Addr is the address the server listens on, once listening; "" before.
 func (s *Server) Addr() string {
 	s.mu.Lock()
