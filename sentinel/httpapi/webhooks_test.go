@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vigil-ha/vigil/internal/glob"
 	"io"
 	"log/slog"
 	"net"
@@ -594,7 +595,7 @@ func TestWebhookGlob(t *testing.T) {
 		{"-failover-abort-*", "-failover-abort-no-good-slave", true},
 		{"[", "[", false},
 	} {
-		if got := globMatch(tt.pattern, tt.typ); got != tt.want {
+		if got := glob.Match(tt.pattern, tt.typ); got != tt.want {
 			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.typ, got, tt.want)
 		}
 	}
