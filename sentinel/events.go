@@ -1,10 +1,11 @@
 package sentinel
 
 import (
-	"github.com/vigil-ha/vigil/internal/glob"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/glob"
 )
 
 // Event is one Sentinel event: its type is also the Pub/Sub channel it is

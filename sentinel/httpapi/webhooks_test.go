@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/vigil-ha/vigil/internal/glob"
 	"io"
 	"log/slog"
 	"net"
@@ -24,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/internal/glob"
 	"github.com/vigil-ha/vigil/sentinel"
 )
 
