@@ -12,6 +12,15 @@ import (
 // instance.
 const convertRetry = 2 * time.Second
 
+// convertGrace is how long an instance we know as a replica must have
+// reported role master before this node converts it back. A replica that
+// another node has just promoted (switchover, or a failover this node has
+// not heard of yet) reports master before that node's gossip arrives here;
+// converting it at once would undo the promotion (Sentinel's redis#1445
+// race, which Sentinel covers with an 8 s wait). Gossip of a new
+// configuration arrives within a few hundred milliseconds.
+const convertGrace = 750 * time.Millisecond
+
 // stepAttemptLocked drives the current failover attempt of g one tick
 // forward: the election first, then the state machine with a fresh
 // snapshot. Requires n.mu.
@@ -256,6 +265,9 @@ func (n *Node) fixReplicasLocked(g *group, now time.Time) {
 		}
 		switch {
 		case r.roleReported == topology.RoleMaster:
+			if now.Sub(r.roleReportedAt) < convertGrace {
+				continue
+			}
 			r.lastFix = now
 			n.emit(Event{Type: "+convert-to-slave", Payload: n.instanceRef(r)})
 			n.repointAsync(g, r.addr, m.addr)
