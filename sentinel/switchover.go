@@ -144,25 +144,82 @@ func (n *Node) runSwitchover(ctx context.Context, g *group, mc config.MasterConf
 		}
 	}
 
-	if err := n.actions.replicaOf(ctx, mc, target, topology.Addr{}); err != nil {
+	// Hand over. On the old master, in one pipeline that Redis executes
+	// without serving anyone else in between: lift the write pause and
+	// pause every command for handoverPause; the MULTI that follows waits
+	// behind that pause ahead of every client that sends anything later,
+	// and when it runs it makes the old master a replica of the target and
+	// disconnects its clients. So no client can read from the old master
+	// once the target may have acknowledged a write: the handover is
+	// linearizable, not only free of lost writes.
+	if err := n.demoteForHandover(ctx, oc, target); err != nil {
 		unpause()
-		return fmt.Errorf("ERR promoting %s: %v", target, err)
+		return fmt.Errorf("ERR demoting %s: %v", old, err)
 	}
 
-	// The target is the master from now on: tell everyone before the old
-	// master's clients are disconnected, so that they find it at once.
+	// Discovery answers the target before it accepts writes.
 	n.mu.Lock()
-	n.emitFor(g, Event{Type: "+promoted-slave", Warning: true, Payload: "slave " + target.String() + " " + target.Host + " " + target.PortString() + " @ " + mc.Name + " " + old.Host + " " + old.PortString()})
 	n.reconfigScript(g, "leader", old, target)
 	n.switchMasterLocked(g, target, epoch)
 	n.mu.Unlock()
 
-	if err := n.actions.replicaOf(ctx, mc, old, target); err != nil {
-		n.log.Error("could not demote the old master; it will be converted when seen", "master", mc.Name, "addr", old.String(), "err", err)
+	if err := n.actions.replicaOf(ctx, mc, target, topology.Addr{}); err != nil {
+		// Both are replicas now: give the role back to the old master,
+		// which holds every acknowledged write, under a newer epoch.
+		n.log.Error("promoting the switchover target failed; restoring the old master", "master", mc.Name, "target", target.String(), "err", err)
+		rerr := n.actions.replicaOf(context.Background(), mc, old, topology.Addr{})
+		n.mu.Lock()
+		n.state.CurrentEpoch++
+		n.saveStateLocked()
+		n.switchMasterLocked(g, old, n.state.CurrentEpoch)
+		n.mu.Unlock()
+		if rerr != nil {
+			return fmt.Errorf("ERR promoting %s: %v; restoring %s also failed: %v", target, err, old, rerr)
+		}
+		return fmt.Errorf("ERR promoting %s: %v (the old master was restored)", target, err)
 	}
-	unpause()
+	n.mu.Lock()
+	n.emitFor(g, Event{Type: "+promoted-slave", Warning: true, Payload: "slave " + target.String() + " " + target.Host + " " + target.PortString() + " @ " + mc.Name + " " + old.Host + " " + old.PortString()})
+	n.mu.Unlock()
 	for _, r := range others {
 		n.repointAsync(g, r, target)
+	}
+	return nil
+}
+
+// handoverPause is how long the old master stops serving every client at
+// the handover; the demotion queued behind it runs as soon as it ends.
+const handoverPause = 100 * time.Millisecond
+
+// demoteForHandover sends, in one pipeline, CLIENT UNPAUSE, CLIENT PAUSE
+// handoverPause ALL, and MULTI / REPLICAOF target / CONFIG REWRITE /
+// CLIENT KILL TYPE normal / CLIENT KILL TYPE pubsub / EXEC, and checks that
+// REPLICAOF succeeded.
+func (n *Node) demoteForHandover(ctx context.Context, oc *redis.Client, target topology.Addr) error {
+	var exec *redis.Cmd
+	_, err := oc.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "client", "unpause")
+		p.Do(ctx, "client", "pause", strconv.FormatInt(handoverPause.Milliseconds(), 10), "all")
+		p.Do(ctx, "multi")
+		p.Do(ctx, "replicaof", target.Host, target.PortString())
+		p.Do(ctx, "config", "rewrite")
+		p.Do(ctx, "client", "kill", "type", "normal")
+		p.Do(ctx, "client", "kill", "type", "pubsub")
+		exec = p.Do(ctx, "exec")
+		return nil
+	})
+	if exec == nil {
+		return err
+	}
+	res, xerr := exec.Slice()
+	if xerr != nil {
+		return xerr
+	}
+	if len(res) == 0 {
+		return errors.New("empty EXEC reply")
+	}
+	if e, ok := res[0].(error); ok {
+		return e
 	}
 	return nil
 }
