@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/vigil-ha/vigil/failover"
@@ -351,9 +352,33 @@ func (n *Node) manualFailover(name string) error {
 		return errInProgress
 	}
 	now := time.Now()
-	_, ok, _ := failover.SelectReplica(n.snapshotLocked(g, now).Master, n.snapshotLocked(g, now).Replicas, now)
+	snap := n.snapshotLocked(g, now)
+	best, ok, _ := failover.SelectReplica(snap.Master, snap.Replicas, now)
 	if !ok {
 		return errNoGoodSlave
+	}
+	m := g.master
+	if !m.sdown && m.connected && m.roleReported == topology.RoleMaster && best.LinkUp && best.ReplicaOf == m.addr {
+		// The master is alive: hand over without losing or reordering
+		// anything (the switchover path), and fall back to Sentinel's
+		// forced failover only if that cannot complete. Sentinel promotes
+		// at once and loses the writes the old master acknowledges
+		// meanwhile.
+		ctx := n.runCtx
+		n.bgWG.Go(func() {
+			err := n.switchover(ctx, name, "")
+			if err == nil || errors.Is(err, errInProgress) || ctx.Err() != nil {
+				return
+			}
+			n.log.Warn("handover for SENTINEL FAILOVER failed; forcing the failover", "master", name, "err", err)
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			if g.attempt == nil && !g.switching {
+				n.startAttemptLocked(g, time.Now(), true)
+				n.stepAttemptLocked(g, time.Now())
+			}
+		})
+		return nil
 	}
 	n.startAttemptLocked(g, now, true)
 	n.stepAttemptLocked(g, now)
