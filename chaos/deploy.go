@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/testbed"
+)
+
+// deployment is one Redis group (a master and its replicas, real
+// redis-server processes), optionally a proxy in front of the master, the
+// controllers watching it, and the observers of a run.
+type deployment struct {
+	env   *testbed.Env
+	kind  testbed.Kind
+	cfg   settings
+	group *testbed.Group
+	// proxy, when not nil, stands in front of the master for the replicas
+	// and the controllers: they know the master by proxy.Addr().
+	proxy *testbed.Proxy
+	// advertised is the master's address as the controllers were told it.
+	advertised string
+	rt         router
+	ctrls      []*testbed.Controller
+	ctrlAddrs  []string
+	watcher    *testbed.EventWatcher
+	prober     *testbed.RoleProber
+	writer     *writer
+}
+
+// deployOptions are what a scenario needs from its deployment.
+type deployOptions struct {
+	proxy       bool // put the master behind a proxy (replicas and controllers)
+	persistence bool // append-only file with fsync always on every server
+	writer      bool // start the writer
+}
+
+// setup starts the group, the controllers and the observers, and waits
+// until the controllers are ready and the writer has been acknowledged by
+// the master.
+func setup(ctx context.Context, env *testbed.Env, kind testbed.Kind, cfg settings, opts deployOptions) (*deployment, error) {
+	d := &deployment{env: env, kind: kind, cfg: cfg, rt: router{route: map[string]string{}}}
+	master, err := env.StartRedis(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	d.advertised = master.Addr()
+	if opts.proxy {
+		if d.proxy, err = env.StartProxy(master.Addr()); err != nil {
+			return nil, err
+		}
+		d.advertised = d.proxy.Addr()
+		d.rt.route[d.proxy.Addr()] = master.Addr()
+	}
+	d.group = &testbed.Group{Master: master}
+	for range cfg.replicas {
+		r, err := env.StartRedis(ctx, d.advertised)
+		if err != nil {
+			return nil, err
+		}
+		d.group.Replicas = append(d.group.Replicas, r)
+	}
+	if err := waitReplicas(ctx, d.group, d.advertised); err != nil {
+		return nil, err
+	}
+	if opts.persistence {
+		for _, s := range d.group.All() {
+			if err := testbed.EnablePersistence(ctx, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	d.ctrls, err = env.StartControllers(ctx, cfg.controllers, testbed.ControllerConfig{
+		Kind:            kind,
+		MasterName:      cfg.masterName,
+		MasterAddr:      d.advertised,
+		Quorum:          cfg.quorum,
+		DownAfter:       cfg.downAfter,
+		FailoverTimeout: cfg.failoverTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range d.ctrls {
+		d.ctrlAddrs = append(d.ctrlAddrs, c.Addr())
+	}
+	if err := testbed.WaitControllersReady(ctx, d.ctrls, cfg.masterName, cfg.replicas); err != nil {
+		return nil, err
+	}
+	if d.watcher, err = testbed.WatchEvents(ctx, d.ctrlAddrs); err != nil {
+		return nil, err
+	}
+	d.prober = testbed.ProbeRoles(ctx, d.serverAddrs(), cfg.probeInterval)
+	if opts.writer {
+		d.writer = startWriter(ctx, cfg.masterName, d.ctrlAddrs, d.rt, cfg.writeInterval, cfg.writeTimeout, keyPrefix)
+		from := time.Now()
+		if err := waitFor(ctx, 10*time.Second, "writes acknowledged by the master", func() error {
+			w, ok := d.writer.lastAckOn(master.Addr())
+			if !ok || w.Start.Before(from) || d.writer.acked.Load() < warmupWrites {
+				return fmt.Errorf("%d writes acknowledged", d.writer.acked.Load())
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	// Faults come to deployments that have been running: replicas online
+	// and streaming (Redis streams to a freshly synced replica only after
+	// its first REPLCONF ACK, up to a second later), controllers past
+	// their first few pings.
+	if err := waitCaughtUp(ctx, d.group); err != nil {
+		return nil, err
+	}
+	if err := sleep(ctx, cfg.warmup); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// waitCaughtUp waits until the master lists every replica online and each
+// replica's offset has reached the master's offset at the time of the call.
+func waitCaughtUp(ctx context.Context, g *testbed.Group) error {
+	info, err := testbed.Info(ctx, g.Master.Client(), "replication")
+	if err != nil {
+		return err
+	}
+	target, err := strconv.ParseInt(info["master_repl_offset"], 10, 64)
+	if err != nil {
+		return fmt.Errorf("master_repl_offset %q: %w", info["master_repl_offset"], err)
+	}
+	return waitFor(ctx, testbed.SyncTimeout, "replicas to catch up with the master", func() error {
+		info, err := testbed.Info(ctx, g.Master.Client(), "replication")
+		if err != nil {
+			return err
+		}
+		for i := range g.Replicas {
+			if line := info["slave"+strconv.Itoa(i)]; !strings.Contains(line, "state=online") {
+				return fmt.Errorf("master reports slave%d:%s", i, line)
+			}
+		}
+		for _, r := range g.Replicas {
+			ri, err := testbed.Info(ctx, r.Client(), "replication")
+			if err != nil {
+				return err
+			}
+			if off, _ := strconv.ParseInt(ri["slave_repl_offset"], 10, 64); off < target {
+				return fmt.Errorf("replica %s at offset %d, master was at %d", r.Addr(), off, target)
+			}
+		}
+		return nil
+	})
+}
+
+// keyPrefix is the writer's key prefix; warmupWrites how many writes the
+// master must have acknowledged before a fault.
+const (
+	keyPrefix    = "chaos:w:"
+	warmupWrites = 100
+)
+
+// close stops the observers (the environment stops the processes).
+func (d *deployment) close() {
+	if d.writer != nil {
+		d.writer.stop()
+	}
+	if d.watcher != nil {
+		d.watcher.Close()
+	}
+	if d.prober != nil {
+		d.prober.Close()
+	}
+}
+
+// serverAddrs returns the real addresses of the master and the replicas.
+func (d *deployment) serverAddrs() []string {
+	var out []string
+	for _, s := range d.group.All() {
+		out = append(out, s.Addr())
+	}
+	return out
+}
+
+// controller returns the controller listening on addr.
+func (d *deployment) controller(addr string) *testbed.Controller {
+	for _, c := range d.ctrls {
+		if c.Addr() == addr {
+			return c
+		}
+	}
+	return nil
+}
+
+// ctrlName returns the name of the controller listening on addr, or addr.
+func (d *deployment) ctrlName(addr string) string {
+	if c := d.controller(addr); c != nil {
+		return c.Name
+	}
+	return addr
+}
+
+// waitReplicas waits until master lists every replica online and each
+// replica reports its link to masterAddr (the master or its proxy) up.
+func waitReplicas(ctx context.Context, g *testbed.Group, masterAddr string) error {
+	_, port, err := splitAddr(masterAddr)
+	if err != nil {
+		return err
+	}
+	return waitFor(ctx, testbed.SyncTimeout, "replicas of "+masterAddr+" to be online", func() error {
+		info, err := testbed.Info(ctx, g.Master.Client(), "replication")
+		if err != nil {
+			return err
+		}
+		if got := info["connected_slaves"]; got != strconv.Itoa(len(g.Replicas)) {
+			return fmt.Errorf("master reports connected_slaves:%s", got)
+		}
+		for _, r := range g.Replicas {
+			ri, err := testbed.Info(ctx, r.Client(), "replication")
+			if err != nil {
+				return err
+			}
+			if ri["master_port"] != port || ri["master_link_status"] != "up" {
+				return fmt.Errorf("replica %s reports master_port:%s master_link_status:%s", r.Addr(), ri["master_port"], ri["master_link_status"])
+			}
+		}
+		return nil
+	})
+}
+
+// waitFor polls cond every 20ms until it returns nil, ctx ends or timeout
+// passes; the error then names what and cond's last complaint.
+func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	ticker := time.NewTicker(20 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting for %s (last: %v)", timeout, what, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
