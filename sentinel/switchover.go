@@ -157,11 +157,15 @@ func (n *Node) runSwitchover(ctx context.Context, g *group, mc config.MasterConf
 		return fmt.Errorf("ERR demoting %s: %v", old, err)
 	}
 
-	// Discovery answers the target before it accepts writes.
+	// Discovery answers the target before it accepts writes, on this node
+	// and (for up to peerAdoptWait) on every peer that is reachable: a
+	// client that asked a slower peer would otherwise be sent to the old
+	// master, now a replica, and could read an old value.
 	n.mu.Lock()
 	n.reconfigScript(g, "leader", old, target)
 	n.switchMasterLocked(g, target, epoch)
 	n.mu.Unlock()
+	n.waitPeersAdopt(ctx, g, target, epoch)
 
 	if err := n.actions.replicaOf(ctx, mc, target, topology.Addr{}); err != nil {
 		// Both are replicas now: give the role back to the old master,
@@ -244,3 +248,38 @@ func infoInt(ctx context.Context, c *redis.Client, field string) (int64, error) 
 }
 
 func i64(v int64) string { return strconv.FormatInt(v, 10) }
+
+// peerAdoptWait bounds how long a switchover waits for the reachable peers
+// to announce the new master before promoting it.
+const peerAdoptWait = time.Second
+
+// waitPeersAdopt waits until every alive peer of g gossips target at epoch
+// (or newer), at most peerAdoptWait.
+func (n *Node) waitPeersAdopt(ctx context.Context, g *group, target topology.Addr, epoch uint64) {
+	deadline := time.Now().Add(peerAdoptWait)
+	for {
+		n.mu.Lock()
+		pending := 0
+		for id := range g.peers {
+			p := n.peers[id]
+			if p == nil || !p.alive {
+				continue
+			}
+			if v := p.masters[g.name()]; v.configEpoch < epoch || v.addr != target.String() {
+				pending++
+			}
+		}
+		n.mu.Unlock()
+		if pending == 0 || time.Now().After(deadline) {
+			if pending > 0 {
+				n.log.Warn("switchover: promoting before every peer announced the new master", "master", g.name(), "peers-behind", pending)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
