@@ -452,7 +452,7 @@ func markdown(res *Results) []byte {
 	b.WriteString("## Reproduce\n\n```\nmake build\nmake chaos                                  # every scenario, 3 runs each, both kinds\n" +
 		"go run ./chaos -quick                       # smoke run: 1 run, shorter phases, docs untouched\n" +
 		"go run ./chaos -scenario partition,5 -runs 5 -kinds vigil\n```\n\n" +
-		"Runs that are not correct keep their directory (configurations, logs of every process) and name it above. " +
+		"Runs that are not correct keep their directory (configurations, logs of every process); the terminal output names it. " +
 		"`go test ./chaos` runs scenarios 1, 2 and 5 once against vigil (skipped with -short).\n")
 	return b.Bytes()
 }
