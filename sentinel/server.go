@@ -67,6 +67,10 @@ func (n *Node) closeConns() {
 // malformed input, or the node stops.
 func (n *Node) handleConn(ctx context.Context, c *clientConn) {
 	defer c.netConn.Close()
+	// A connection accepted while the node stops may miss closeConns:
+	// close it when ctx ends, so that its read returns and Run can finish.
+	stop := context.AfterFunc(ctx, func() { _ = c.netConn.Close() })
+	defer stop()
 	var pumpWG sync.WaitGroup
 	defer pumpWG.Wait()
 	defer func() {
