@@ -274,7 +274,10 @@ func TestServerAdminCommands(t *testing.T) {
 		t.Fatalf("connection not closed by SHUTDOWN: %v", err)
 	}
 	redistest.WaitFor(t, 10*time.Second, "the node to stop listening", func() bool {
-		_, err := net.DialTimeout("tcp", n.Addr(), 100*time.Millisecond)
+		conn, err := net.DialTimeout("tcp", n.Addr(), 100*time.Millisecond)
+		if err == nil {
+			conn.Close()
+		}
 		return err != nil
 	})
 }
