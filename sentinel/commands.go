@@ -38,13 +38,11 @@ func commandTable() map[string]command {
 	}
 }
 
-// dispatch runs one command and writes its reply. Requires c.mu.
+// dispatch runs one command and writes its reply. raw is only valid during
+// the call. Requires c.mu.
 func (n *Node) dispatch(c *clientConn, raw [][]byte) (quit bool) {
-	args := make([]string, len(raw))
-	for i, a := range raw {
-		args[i] = string(a)
-	}
-	name := strings.ToLower(args[0])
+	args := c.commandArgs(raw)
+	name := lowerCached(c.lastCmd, raw[0])
 	cmd, ok := n.commands[name]
 	if !ok {
 		c.w.Error(unknownCommandError(args))

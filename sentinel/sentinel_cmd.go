@@ -49,14 +49,14 @@ func sentinelTable() map[string]sentinelSub {
 }
 
 func cmdSentinel(n *Node, c *clientConn, args []string) bool {
-	name := strings.ToLower(args[1])
-	sub, ok := n.sentinelCmds[name]
+	var key [32]byte
+	sub, ok := n.sentinelCmds[string(lowerKey(key[:0], args[1]))]
 	if !ok {
 		c.w.Error(subcommandError(args[1], "sentinel"))
 		return false
 	}
 	if (sub.arity > 0 && len(args) != sub.arity) || (sub.arity < 0 && len(args) < -sub.arity) {
-		c.w.Error(subArityError("sentinel", name))
+		c.w.Error(subArityError("sentinel", args[1]))
 		return false
 	}
 	sub.run(n, c, args)
@@ -379,10 +379,11 @@ func sentFailover(n *Node, c *clientConn, args []string) {
 func sentGetMasterAddr(n *Node, c *clientConn, args []string) {
 	n.mu.Lock()
 	g := n.groups[args[2]]
-	var host, port string
+	var host string
+	var port int
 	if g != nil {
 		a := g.advertisedAddr()
-		host, port = a.Host, a.PortString()
+		host, port = a.Host, a.Port
 	}
 	n.mu.Unlock()
 	if g == nil {
@@ -391,7 +392,7 @@ func sentGetMasterAddr(n *Node, c *clientConn, args []string) {
 	}
 	c.w.Array(2)
 	c.w.Bulk(host)
-	c.w.Bulk(port)
+	c.w.BulkInt(int64(port))
 }
 
 func sentCKQuorum(n *Node, c *clientConn, args []string) {

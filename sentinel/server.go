@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vigil-ha/vigil/internal/resp"
 )
@@ -18,10 +19,14 @@ type clientConn struct {
 	netConn net.Conn
 	created time.Time
 
-	mu      sync.Mutex // guards w, name and lastCmd: replies and Pub/Sub pushes share the writer
+	mu      sync.Mutex // guards w, name, lastCmd and lastArgs: replies and Pub/Sub pushes share the writer
 	w       *resp.Writer
 	name    string
 	lastCmd string
+
+	// lastArgs is the previous command's arguments as strings, reused when
+	// the client repeats it (see commandArgs).
+	lastArgs []string
 
 	sub *subscriber // non-nil once the client has subscribed to anything
 
@@ -96,7 +101,7 @@ func (n *Node) handleConn(ctx context.Context, c *clientConn) {
 			continue
 		}
 		c.mu.Lock()
-		c.lastCmd = strings.ToLower(string(args[0]))
+		c.lastCmd = lowerCached(c.lastCmd, args[0])
 		quit := n.dispatch(c, args)
 		var flushErr error
 		if r.Buffered() == 0 || quit {
@@ -169,4 +174,96 @@ func (c *clientConn) writeMessage(ev Event) {
 			c.w.Bulk(ev.Payload)
 		}
 	}
+}
+
+// maxCachedArgs bounds the bytes of arguments a connection keeps for reuse
+// and shares in one allocation.
+const maxCachedArgs = 512
+
+// commandArgs returns raw as strings. Clients repeat the same few commands
+// (discovery polls GET-MASTER-ADDR-BY-NAME, health checks PING), so the
+// previous command's strings are reused when the bytes are the same; a
+// different small command costs one allocation for all its strings and one
+// for the slice. A large command gets a string per argument, so that a
+// handler keeping one argument does not keep the whole command. Handlers may
+// keep the strings and the slice but must not modify the slice. Requires
+// c.mu.
+func (c *clientConn) commandArgs(raw [][]byte) []string {
+	if sameArgs(c.lastArgs, raw) {
+		return c.lastArgs
+	}
+	total := 0
+	for _, a := range raw {
+		total += len(a)
+	}
+	args := make([]string, len(raw))
+	if total > maxCachedArgs {
+		for i, a := range raw {
+			args[i] = string(a)
+		}
+		c.lastArgs = nil
+		return args
+	}
+	var b strings.Builder
+	b.Grow(total)
+	for _, a := range raw {
+		b.Write(a)
+	}
+	all := b.String()
+	off := 0
+	for i, a := range raw {
+		args[i] = all[off : off+len(a)]
+		off += len(a)
+	}
+	c.lastArgs = args
+	return args
+}
+
+func sameArgs(args []string, raw [][]byte) bool {
+	if len(args) != len(raw) {
+		return false
+	}
+	for i, a := range raw {
+		if string(a) != args[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerCached returns name in lower case, as strings.ToLower does, reusing
+// prev when it already is that (the same command again) so that a repeated
+// command costs no allocation.
+func lowerCached(prev string, name []byte) string {
+	if len(prev) == len(name) {
+		same := true
+		for i, c := range name {
+			if c >= utf8.RuneSelf || lowerASCII(c) != prev[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return prev
+		}
+	}
+	return strings.ToLower(string(name))
+}
+
+// lowerASCII lower-cases an ASCII letter and returns any other byte as is.
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// lowerKey writes s lower-cased (ASCII) into buf for a map lookup that does
+// not allocate: m[string(lowerKey(buf[:0], s))]. A key longer than buf is
+// not truncated but spills to the heap.
+func lowerKey(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		buf = append(buf, lowerASCII(s[i]))
+	}
+	return buf
 }

@@ -3,14 +3,33 @@ package resp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func readAll(t *testing.T, in string) ([][]string, error) {
 	t.Helper()
-	r := NewReader(strings.NewReader(in))
+	return readAllFrom(strings.NewReader(in))
+}
+
+// chunkings deliver the same input whole, a byte at a time, and with the
+// last data and io.EOF in one Read: the commands read must not depend on
+// how the connection splits them.
+var chunkings = []struct {
+	name string
+	wrap func(io.Reader) io.Reader
+}{
+	{"whole", func(r io.Reader) io.Reader { return r }},
+	{"bytewise", iotest.OneByteReader},
+	{"data+EOF", iotest.DataErrReader},
+}
+
+func readAllFrom(in io.Reader) ([][]string, error) {
+	r := NewReader(in)
 	var out [][]string
 	for {
 		args, err := r.ReadCommand()
@@ -55,30 +74,40 @@ func TestReadCommand(t *testing.T) {
 		{"bulk not terminated", "*1\r\n$2\r\nabcd\r\n", "", "not terminated"},
 		{"truncated", "*2\r\n$4\r\nPING\r\n", "", "unexpected EOF"},
 		{"too many bytes", "*3\r\n$10000000\r\n", "", ""},
+		{"request too large", "*1\r\n$16777217\r\n", "", "request too large"},
+		{"plus sign length", "*+1\r\n$+4\r\nPING\r\n", "PING", ""},
+		{"bad bulk len", "*1\r\n$4x\r\nPING\r\n", "", "invalid bulk length"},
+		{"inline too big", strings.Repeat("a", MaxInlineLen+1) + "\r\n", "", "too big inline request"},
+		{"inline no terminator", "PING", "", "unexpected EOF"},
+		{"inline empty quotes", `ECHO "" ''` + "\n", "ECHO  ", ""},
+		{"inline escapes", `ECHO "\t\r\q\x4" 'it\'s'` + "\n", "ECHO \t\rqx4 it's", ""},
+		{"pipelined mixed", "PING\r\n*1\r\n$4\r\nROLE\r\nINFO x\n", "PING|ROLE|INFO x", ""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cmds, err := readAll(t, tc.in)
-			var parts []string
-			for _, c := range cmds {
-				parts = append(parts, strings.Join(c, " "))
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want containing %q", err, tc.wantErr)
+		for _, ch := range chunkings {
+			t.Run(tc.name+"/"+ch.name, func(t *testing.T) {
+				cmds, err := readAllFrom(ch.wrap(strings.NewReader(tc.in)))
+				var parts []string
+				for _, c := range cmds {
+					parts = append(parts, strings.Join(c, " "))
 				}
-				return
-			}
-			if tc.want == "" {
-				return // only checking that it does not panic
-			}
-			if err != nil {
-				t.Fatalf("unexpected error %v", err)
-			}
-			if got := strings.Join(parts, "|"); got != tc.want {
-				t.Fatalf("got %q, want %q", got, tc.want)
-			}
-		})
+				if tc.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+						t.Fatalf("err = %v, want containing %q", err, tc.wantErr)
+					}
+					return
+				}
+				if tc.want == "" {
+					return // only checking that it does not panic
+				}
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				if got := strings.Join(parts, "|"); got != tc.want {
+					t.Fatalf("got %q, want %q", got, tc.want)
+				}
+			})
+		}
 	}
 }
 
@@ -136,6 +165,11 @@ func FuzzReadCommand(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		whole, errWhole := readAllFrom(bytes.NewReader(data))
+		bytewise, errBytewise := readAllFrom(iotest.OneByteReader(bytes.NewReader(data)))
+		if fmt.Sprint(whole, errWhole) != fmt.Sprint(bytewise, errBytewise) {
+			t.Fatalf("whole input gives %q, %v; byte by byte %q, %v", whole, errWhole, bytewise, errBytewise)
+		}
 		r := NewReader(bytes.NewReader(data))
 		for range 100 {
 			args, err := r.ReadCommand()
@@ -149,4 +183,142 @@ func FuzzReadCommand(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadCommandLarge reads a command far larger than the initial buffer,
+// arriving in pieces, and checks that the grown buffer is let go once the
+// connection goes back to small commands.
+func TestReadCommandLarge(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789"), 100_000)
+	var in bytes.Buffer
+	in.WriteString("*2003\r\n$3\r\nSET\r\n")
+	fmt.Fprintf(&in, "$%d\r\n%s\r\n", len(big), big)
+	for i := range 2001 {
+		fmt.Fprintf(&in, "$%d\r\n%d\r\n", len(strconv.Itoa(i)), i)
+	}
+	in.WriteString("*1\r\n$4\r\nPING\r\n")
+	r := NewReader(iotest.HalfReader(&in))
+	args, err := r.ReadCommand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(args) != 2003 || string(args[0]) != "SET" || !bytes.Equal(args[1], big) || string(args[2002]) != "2000" {
+		t.Fatalf("got %d args", len(args))
+	}
+	args, err = r.ReadCommand()
+	if err != nil || len(args) != 1 || string(args[0]) != "PING" {
+		t.Fatalf("after the large command: %q, %v", args, err)
+	}
+	// The buffers are let go before the reader waits for more input.
+	if _, err := r.ReadCommand(); !errors.Is(err, io.EOF) {
+		t.Fatalf("at the end: %v", err)
+	}
+	if len(r.buf) > keepBuf || cap(r.args) > keepArgs {
+		t.Fatalf("buffers kept after a large command: %d bytes, %d args", len(r.buf), cap(r.args))
+	}
+}
+
+// TestReadCommandPipelined reads commands that arrive in one piece: Buffered
+// says there is more until the last one is returned.
+func TestReadCommandPipelined(t *testing.T) {
+	r := NewReader(strings.NewReader("*1\r\n$4\r\nPING\r\nPING\r\n*1\r\n$4\r\nPING\r\n"))
+	for i, wantBuffered := range []bool{true, true, false} {
+		if _, err := r.ReadCommand(); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Buffered() > 0; got != wantBuffered {
+			t.Fatalf("command %d: Buffered() = %d", i, r.Buffered())
+		}
+	}
+}
+
+// repeatReader returns its data again and again, one copy per Read.
+type repeatReader struct{ data []byte }
+
+func (r *repeatReader) Read(p []byte) (int, error) { return copy(p, r.data), nil }
+
+// TestNoAllocations guards the request path: once warmed up, reading a
+// command and writing a reply allocate nothing.
+func TestNoAllocations(t *testing.T) {
+	for _, in := range []string{
+		"*3\r\n$8\r\nSENTINEL\r\n$23\r\nget-master-addr-by-name\r\n$8\r\nmymaster\r\n",
+		"SENTINEL get-master-addr-by-name \"mymaster\"\r\n",
+	} {
+		r := NewReader(&repeatReader{[]byte(in)})
+		w := NewWriter(io.Discard)
+		allocs := testing.AllocsPerRun(1000, func() {
+			args, err := r.ReadCommand()
+			if err != nil || len(args) != 3 {
+				t.Fatalf("%q, %v", args, err)
+			}
+			w.Array(2)
+			w.Bulk("127.0.0.1")
+			w.BulkInt(6379)
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%q: %.1f allocations per command", in, allocs)
+		}
+	}
+}
+
+// chunkWriter records each Write separately.
+type chunkWriter struct {
+	chunks [][]byte
+	err    error
+}
+
+func (c *chunkWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	c.chunks = append(c.chunks, bytes.Clone(p))
+	return len(p), nil
+}
+
+func TestWriterLargeReply(t *testing.T) {
+	var cw chunkWriter
+	w := NewWriter(&cw)
+	w.Array(100)
+	var want bytes.Buffer
+	want.WriteString("*100\r\n")
+	for i := range 100 {
+		s := strings.Repeat(strconv.Itoa(i%10), 1000)
+		w.Bulk(s)
+		fmt.Fprintf(&want, "$1000\r\n%s\r\n", s)
+	}
+	if len(cw.chunks) == 0 {
+		t.Fatal("a 100 KB reply was held whole until Flush")
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bytes.Join(cw.chunks, nil); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("reply differs: %d bytes, want %d", len(got), want.Len())
+	}
+	if cap(w.buf) > keepBuf {
+		t.Fatalf("writer keeps %d bytes after Flush", cap(w.buf))
+	}
+	w.BulkInt(-42)
+	w.Flush()
+	if got := string(cw.chunks[len(cw.chunks)-1]); got != "$3\r\n-42\r\n" {
+		t.Fatalf("BulkInt wrote %q", got)
+	}
+}
+
+func TestWriterKeepsError(t *testing.T) {
+	boom := errors.New("boom")
+	cw := chunkWriter{err: boom}
+	w := NewWriter(&cw)
+	w.Simple("OK")
+	if err := w.Flush(); !errors.Is(err, boom) {
+		t.Fatalf("Flush = %v, want boom", err)
+	}
+	cw.err = nil
+	w.Simple("OK")
+	if err := w.Flush(); !errors.Is(err, boom) || len(cw.chunks) != 0 {
+		t.Fatalf("after an error: Flush = %v, %d writes", err, len(cw.chunks))
+	}
 }
