@@ -2,94 +2,17 @@ package config
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/vigil-ha/vigil/internal/testpki"
 )
-
-// testPKI is a throwaway CA and one certificate it signed (for localhost
-// and 127.0.0.1, usable by servers and clients), written as PEM files.
-type testPKI struct {
-	CAFile, CertFile, KeyFile string
-}
-
-// writeTestPKI generates a fresh CA and certificate into dir; file names
-// start with prefix.
-func writeTestPKI(t *testing.T, dir, prefix string) testPKI {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "vigil test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := testPKI{
-		CAFile:   filepath.Join(dir, prefix+"ca.pem"),
-		CertFile: filepath.Join(dir, prefix+"cert.pem"),
-		KeyFile:  filepath.Join(dir, prefix+"key.pem"),
-	}
-	for path, block := range map[string]*pem.Block{
-		p.CAFile:   {Type: "CERTIFICATE", Bytes: caDER},
-		p.CertFile: {Type: "CERTIFICATE", Bytes: leafDER},
-		p.KeyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return p
-}
 
 func testKey(b byte, n int) string {
 	return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, n))
@@ -99,7 +22,7 @@ func testKey(b byte, n int) string {
 // in YAML, and TLS towards Redis on master masterName.
 func setSecurity(t *testing.T, c *Config, masterName string) {
 	t.Helper()
-	pki := writeTestPKI(t, t.TempDir(), "yes: # ")
+	pki := testpki.New(t, t.TempDir(), "yes: # ")
 	c.Node.RequirePass = "no"
 	c.Node.Users = []UserConfig{{Name: "true", Password: "~"}, {Name: "alice", Password: "0123"}}
 	c.Node.TLS = NodeTLSConfig{CertFile: pki.CertFile, KeyFile: pki.KeyFile, CAFile: pki.CAFile}
@@ -112,8 +35,8 @@ func setSecurity(t *testing.T, c *Config, masterName string) {
 
 func TestValidateSecurity(t *testing.T) {
 	dir := t.TempDir()
-	pki := writeTestPKI(t, dir, "a-")
-	other := writeTestPKI(t, dir, "b-")
+	pki := testpki.New(t, dir, "a-")
+	other := testpki.New(t, dir, "b-")
 	missing := filepath.Join(dir, "missing.pem")
 	notPEM := filepath.Join(dir, "not.pem")
 	if err := os.WriteFile(notPEM, []byte("hello\n"), 0o600); err != nil {
@@ -201,7 +124,7 @@ func TestValidateSecurity(t *testing.T) {
 
 func TestLoadSecurity(t *testing.T) {
 	dir := t.TempDir()
-	pki := writeTestPKI(t, dir, "")
+	pki := testpki.New(t, dir, "")
 	path := writeConfig(t, `node:
   requirepass: "0123"
   users:
@@ -349,7 +272,7 @@ func TestMarshalYAMLSecurity(t *testing.T) {
 }
 
 func TestTLSConfigs(t *testing.T) {
-	pki := writeTestPKI(t, t.TempDir(), "")
+	pki := testpki.New(t, t.TempDir(), "")
 	if cfg, err := (NodeTLSConfig{}).ServerConfig(); cfg != nil || err != nil {
 		t.Errorf("no node.tls: %v, %v", cfg, err)
 	}

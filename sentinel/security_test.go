@@ -4,23 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +21,7 @@ import (
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/internal/redistest"
+	"github.com/vigil-ha/vigil/internal/testpki"
 )
 
 // Security: gossip encryption, authentication and TLS on the Sentinel
@@ -38,92 +29,6 @@ import (
 // Real sockets throughout; real redis-server where Redis is involved. The
 // certificates are generated per test and never written outside its
 // temporary directory.
-
-// testPKI is a throwaway CA and one certificate it signed for localhost
-// and 127.0.0.1, usable by servers and clients, as PEM files.
-type testPKI struct {
-	CAFile, CertFile, KeyFile string
-	pool                      *x509.CertPool
-	cert                      tls.Certificate
-}
-
-func newTestPKI(t *testing.T) testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "vigil test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := testPKI{
-		CAFile:   filepath.Join(dir, "ca.pem"),
-		CertFile: filepath.Join(dir, "cert.pem"),
-		KeyFile:  filepath.Join(dir, "key.pem"),
-		pool:     x509.NewCertPool(),
-	}
-	p.pool.AddCert(ca)
-	for path, block := range map[string]*pem.Block{
-		p.CAFile:   {Type: "CERTIFICATE", Bytes: caDER},
-		p.CertFile: {Type: "CERTIFICATE", Bytes: leafDER},
-		p.KeyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if p.cert, err = tls.LoadX509KeyPair(p.CertFile, p.KeyFile); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// clientTLS is a client configuration trusting the PKI's CA, with its
-// certificate when withCert.
-func (p testPKI) clientTLS(withCert bool) *tls.Config {
-	cfg := &tls.Config{RootCAs: p.pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
-	if withCert {
-		cfg.Certificates = []tls.Certificate{p.cert}
-	}
-	return cfg
-}
 
 func gossipKey(b byte) string {
 	return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32))
@@ -317,13 +222,13 @@ func TestFailoverClientWithSentinelPassword(t *testing.T) {
 }
 
 func TestTLSRESPPort(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t, "", "")
 	n := authNode(t, func(c *config.Config) {
 		c.Node.TLS = config.NodeTLSConfig{CertFile: pki.CertFile, KeyFile: pki.KeyFile}
 	})
 	ctx := context.Background()
 
-	sc := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), Password: "s3cret", TLSConfig: pki.clientTLS(false), MaxRetries: -1})
+	sc := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), Password: "s3cret", TLSConfig: pki.ClientTLS(false), MaxRetries: -1})
 	defer sc.Close()
 	addr, err := sc.GetMasterAddrByName(ctx, "mymaster").Result()
 	if err != nil || len(addr) != 2 || addr[1] != "1" {
@@ -351,8 +256,8 @@ func TestTLSRESPPort(t *testing.T) {
 	}
 
 	// A client that does not trust the server's CA gives up.
-	other := newTestPKI(t)
-	bad := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), TLSConfig: other.clientTLS(false), MaxRetries: -1})
+	other := testpki.New(t, "", "")
+	bad := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), TLSConfig: other.ClientTLS(false), MaxRetries: -1})
 	defer bad.Close()
 	if err := bad.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("client with another CA: %v, want a certificate error", err)
@@ -364,18 +269,18 @@ func TestTLSRESPPort(t *testing.T) {
 }
 
 func TestTLSRESPPortClientCertificates(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t, "", "")
 	cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": master(t, "127.0.0.1:1", 2, 5*time.Second)})
 	cfg.Node.TLS = config.NodeTLSConfig{CertFile: pki.CertFile, KeyFile: pki.KeyFile, CAFile: pki.CAFile}
 	n := startNode(t, cfg)
 	ctx := context.Background()
 
-	with := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), TLSConfig: pki.clientTLS(true), MaxRetries: -1})
+	with := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), TLSConfig: pki.ClientTLS(true), MaxRetries: -1})
 	defer with.Close()
 	if err := with.Ping(ctx).Err(); err != nil {
 		t.Fatalf("client with a certificate: %v", err)
 	}
-	without := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), TLSConfig: pki.clientTLS(false), MaxRetries: -1})
+	without := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), TLSConfig: pki.ClientTLS(false), MaxRetries: -1})
 	defer without.Close()
 	if err := without.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "certificate required") {
 		t.Fatalf("client without a certificate: %v, want a refusal", err)
@@ -395,7 +300,7 @@ func redisHasTLS(t *testing.T) bool {
 // startTLSRedis runs a redis-server that also listens with TLS (requiring
 // client certificates signed by pki's CA, and replicating over TLS) and
 // returns it with its TLS port. extra are more redis-server arguments.
-func startTLSRedis(t *testing.T, pki testPKI, ports *redistest.Ports, extra ...string) (*redistest.Server, int) {
+func startTLSRedis(t *testing.T, pki testpki.PKI, ports *redistest.Ports, extra ...string) (*redistest.Server, int) {
 	t.Helper()
 	if !redisHasTLS(t) {
 		t.Skip("redis-server is built without TLS (BUILD_TLS=no); TLS towards Redis is not tested")
@@ -422,10 +327,10 @@ func TestTLSTowardsRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	pki := newTestPKI(t)
+	pki := testpki.New(t, "", "")
 	_, port := startTLSRedis(t, pki, &redistest.Ports{})
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	other := newTestPKI(t)
+	other := testpki.New(t, "", "")
 	const downAfter = 500 * time.Millisecond
 
 	tests := []struct {
@@ -469,7 +374,7 @@ func TestFailoverOverTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	pki := newTestPKI(t)
+	pki := testpki.New(t, "", "")
 	ports := &redistest.Ports{}
 	oldMaster, masterPort := startTLSRedis(t, pki, ports)
 	replica, replicaPort := startTLSRedis(t, pki, ports, "--replicaof", "127.0.0.1", strconv.Itoa(masterPort))
@@ -619,7 +524,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 // TestTLSRefusalsAreRateLimited: a burst of plain-text clients on the TLS
 // port produces one warning, and each refusal a debug line.
 func TestTLSRefusalsAreRateLimited(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t, "", "")
 	cfg := testConfig(t, nil)
 	cfg.Node.TLS = config.NodeTLSConfig{CertFile: pki.CertFile, KeyFile: pki.KeyFile}
 	var logs syncBuffer

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+
+	"github.com/vigil-ha/vigil/config"
 )
 
 // Connection defaults of the operator commands, shown in their --help.
@@ -26,23 +29,37 @@ const (
 	defaultSwitchoverWait = 60 * time.Second
 
 	envOpsAddr     = "VIGIL_ADDR"
+	envOpsUser     = "VIGIL_USER"
 	envOpsPassword = "VIGIL_PASSWORD"
 )
 
-// connOptions says how to reach a node: the --addr, --password and
-// --timeout flags, completed from the environment by resolve.
+// connOptions says how to reach a node: the --addr, --user, --password,
+// TLS and --timeout flags, completed from the environment by resolve.
 type connOptions struct {
 	addr     string
+	user     string
 	password string
 	timeout  time.Duration
+
+	// TLS towards the node's Sentinel port (node.tls), named like
+	// redis-cli's options. tlsConfig is built from them by resolve.
+	tls       config.MasterTLSConfig
+	tlsConfig *tls.Config
 }
 
 // addConnFlags registers the connection flags on cmd.
 func addConnFlags(cmd *cobra.Command, o *connOptions) {
 	f := cmd.Flags()
 	f.StringVarP(&o.addr, "addr", "a", defaultOpsAddr, "host:port of the node's Sentinel-protocol port (env "+envOpsAddr+")")
+	f.StringVar(&o.user, "user", "", "user name sent with AUTH, for nodes with node.users (env "+envOpsUser+")")
 	f.StringVar(&o.password, "password", "", "password sent with AUTH when set (env "+envOpsPassword+")")
 	f.DurationVar(&o.timeout, "timeout", defaultOpsTimeout, "connect, read and write timeout for each request")
+	f.BoolVar(&o.tls.Enabled, "tls", false, "connect with TLS (node.tls on the node)")
+	f.StringVar(&o.tls.CAFile, "cacert", "", "PEM file of the CA that signed the node's certificate (default: the system's roots)")
+	f.StringVar(&o.tls.CertFile, "cert", "", "client certificate (PEM) for nodes that verify clients (node.tls.ca-file)")
+	f.StringVar(&o.tls.KeyFile, "key", "", "private key (PEM) of --cert")
+	f.StringVar(&o.tls.ServerName, "sni", "", "server name to request and verify (default: the host of --addr)")
+	f.BoolVar(&o.tls.InsecureSkipVerify, "insecure", false, "accept any server certificate (tests only: no protection against a man in the middle)")
 }
 
 // resolve fills in VIGIL_ADDR and VIGIL_PASSWORD for flags not given on the
@@ -51,15 +68,40 @@ func (o *connOptions) resolve(cmd *cobra.Command, env []string) error {
 	if v, ok := lookupEnv(env, envOpsAddr); ok && !cmd.Flags().Changed("addr") {
 		o.addr = v
 	}
+	if v, ok := lookupEnv(env, envOpsUser); ok && !cmd.Flags().Changed("user") {
+		o.user = v
+	}
 	if v, ok := lookupEnv(env, envOpsPassword); ok && !cmd.Flags().Changed("password") {
 		o.password = v
 	}
-	if _, _, err := splitAddr(o.addr); err != nil {
+	host, _, err := splitAddr(o.addr)
+	if err != nil {
 		return &exitError{exitUsage, fmt.Errorf("--addr: %w", err)}
 	}
 	if o.timeout <= 0 {
 		return &exitError{exitUsage, fmt.Errorf("--timeout must be positive, got %v", o.timeout)}
 	}
+	if o.user != "" && o.password == "" {
+		return &exitError{exitUsage, fmt.Errorf("--user %q needs --password (or %s)", o.user, envOpsPassword)}
+	}
+	tlsFlags := o.tls.CAFile != "" || o.tls.CertFile != "" || o.tls.KeyFile != "" || o.tls.ServerName != "" || o.tls.InsecureSkipVerify
+	if tlsFlags && !o.tls.Enabled {
+		return &exitError{exitUsage, errors.New("--cacert, --cert, --key, --sni and --insecure need --tls")}
+	}
+	if (o.tls.CertFile == "") != (o.tls.KeyFile == "") {
+		return &exitError{exitUsage, errors.New("--cert and --key go together")}
+	}
+	tc, err := o.tls.ClientConfig()
+	if err != nil {
+		// The config package names its own keys (tls.ca-file, ...);
+		// say which flag that is.
+		msg := strings.NewReplacer("tls.ca-file", "--cacert", "tls.cert-file", "--cert", "tls.key-file", "--key").Replace(err.Error())
+		return &exitError{exitUsage, errors.New(msg)}
+	}
+	if tc != nil && tc.ServerName == "" {
+		tc.ServerName = host
+	}
+	o.tlsConfig = tc
 	return nil
 }
 
@@ -104,22 +146,34 @@ type opsClient struct {
 // unreachable node is reported once, by us, instead of also being logged by
 // go-redis's global logger.
 func dial(ctx context.Context, o connOptions, readTimeout time.Duration) (*opsClient, error) {
-	d := net.Dialer{Timeout: o.timeout}
-	conn, err := d.DialContext(ctx, "tcp", o.addr)
+	connect := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{Timeout: o.timeout}
+		if o.tlsConfig == nil {
+			return d.DialContext(ctx, network, addr)
+		}
+		td := tls.Dialer{NetDialer: &d, Config: o.tlsConfig}
+		return td.DialContext(ctx, network, addr)
+	}
+	conn, err := connect(ctx, "tcp", o.addr)
 	if err != nil {
+		var rerr tls.RecordHeaderError
+		if errors.As(err, &rerr) {
+			err = fmt.Errorf("%w (does the node serve TLS?)", err)
+		}
 		return nil, &exitError{exitUnreachable, fmt.Errorf("cannot reach node %s: %w", o.addr, err)}
 	}
 	first := make(chan net.Conn, 1)
 	first <- conn
 	c := redis.NewSentinelClient(&redis.Options{
 		Addr:     o.addr,
+		Username: o.user,
 		Password: o.password,
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			select {
 			case c := <-first:
 				return c, nil
 			default:
-				return d.DialContext(ctx, network, addr)
+				return connect(ctx, network, addr)
 			}
 		},
 		// RESP2: replies keep redis-sentinel's flat field/value shape.

@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/internal/redistest"
 	"github.com/vigil-ha/vigil/internal/resp"
+	"github.com/vigil-ha/vigil/internal/testpki"
 	"github.com/vigil-ha/vigil/sentinel"
 	"github.com/vigil-ha/vigil/topology"
 )
@@ -92,8 +93,8 @@ func (w *logWriter) Write(p []byte) (int, error) {
 }
 
 // startNode runs a vigil node monitoring masters until the test ends and
-// returns its Sentinel-protocol address.
-func startNode(t *testing.T, masters map[string]config.MasterConfig) string {
+// returns its Sentinel-protocol address. opts adjust the configuration.
+func startNode(t *testing.T, masters map[string]config.MasterConfig, opts ...func(*config.Config)) string {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Node.Listen = "127.0.0.1:0"
@@ -102,6 +103,9 @@ func startNode(t *testing.T, masters map[string]config.MasterConfig) string {
 	for name, m := range masters {
 		m.Name = name
 		cfg.Masters[name] = m
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	lw := &logWriter{t: t}
 	t.Cleanup(func() {
@@ -568,6 +572,56 @@ func TestOpsPassword(t *testing.T) {
 	r := runCLI(t, []string{"VIGIL_PASSWORD=wrong"}, "get-master-addr", "-a", f.addr, "mymaster").wantCode(t, exitUsage)
 	if !strings.Contains(r.stderr, "WRONGPASS") {
 		t.Errorf("stderr = %q", r.stderr)
+	}
+}
+
+// TestOpsTLSAndUser runs the operator commands against a node that serves
+// TLS only, requires client certificates and knows a user: the TLS flags,
+// --user and their refusals.
+func TestOpsTLSAndUser(t *testing.T) {
+	g := redistest.StartGroup(t, 0, redistest.Options{})
+	pki := testpki.New(t, "", "")
+	addr := startNode(t, map[string]config.MasterConfig{"mymaster": monitor(t, g.Master.Addr(), 1)}, func(c *config.Config) {
+		c.Node.TLS = config.NodeTLSConfig{CertFile: pki.CertFile, KeyFile: pki.KeyFile, CAFile: pki.CAFile}
+		c.Node.Users = []config.UserConfig{{Name: "ops", Password: "opspass"}}
+	})
+	tlsArgs := []string{"--tls", "--cacert", pki.CAFile, "--cert", pki.CertFile, "--key", pki.KeyFile}
+	args := func(extra ...string) []string {
+		return append(append([]string{"get-master-addr", "-a", addr}, extra...), "mymaster")
+	}
+
+	r := runCLI(t, nil, args(append(tlsArgs, "--user", "ops", "--password", "opspass")...)...).wantCode(t, exitOK)
+	if r.stdout != g.Master.Addr()+"\n" {
+		t.Errorf("stdout = %q, want %s", r.stdout, g.Master.Addr())
+	}
+	runCLI(t, []string{"VIGIL_USER=ops", "VIGIL_PASSWORD=opspass"}, args(tlsArgs...)...).wantCode(t, exitOK)
+	status(t, addr, append(tlsArgs, "--user", "ops", "--password", "opspass")...)
+
+	r = runCLI(t, nil, args(append(tlsArgs, "--user", "ops", "--password", "wrong")...)...).wantCode(t, exitUsage)
+	if !strings.Contains(r.stderr, "WRONGPASS") {
+		t.Errorf("wrong password: stderr = %q", r.stderr)
+	}
+	r = runCLI(t, nil, args("--password", "opspass")...).wantCode(t, exitUnreachable)
+	if !strings.Contains(r.stderr, "cannot reach node") {
+		t.Errorf("plain text to a TLS port: stderr = %q", r.stderr)
+	}
+	other := testpki.New(t, "", "")
+	r = runCLI(t, nil, args("--tls", "--cacert", other.CAFile, "--user", "ops", "--password", "opspass")...).wantCode(t, exitUnreachable)
+	if !strings.Contains(r.stderr, "certificate") {
+		t.Errorf("untrusted server certificate: stderr = %q", r.stderr)
+	}
+	runCLI(t, nil, args("--tls", "--insecure", "--cert", pki.CertFile, "--key", pki.KeyFile, "--user", "ops", "--password", "opspass")...).wantCode(t, exitOK)
+
+	for _, bad := range [][]string{
+		{"--cacert", pki.CAFile},
+		{"--tls", "--cert", pki.CertFile},
+		{"--tls", "--cacert", "/nonexistent/ca.pem"},
+		{"--user", "ops"},
+	} {
+		r := runCLI(t, nil, args(bad...)...).wantCode(t, exitUsage)
+		if r.stderr == "" {
+			t.Errorf("%q: no message", bad)
+		}
 	}
 }
 
