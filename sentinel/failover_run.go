@@ -41,7 +41,7 @@ func (n *Node) stepAttemptLocked(g *group, now time.Time) {
 			return // elected; select once the replicas' offsets are final
 		}
 		a.won = true
-		n.applyLocked(g, a.m.Step(now, failover.Elected{}))
+		n.applyLocked(g, n.crashAfterElectionLocked(a.m.Step(now, failover.Elected{})))
 	case failover.VoteLost:
 		// Every voter has answered and we cannot win (a split vote):
 		// retry soon, after a random delay, rather than after the
@@ -188,6 +188,9 @@ func (n *Node) runCommand(g *group, a *attempt, addr, to topology.Addr, result f
 		}
 		n.mu.Lock()
 		defer n.mu.Unlock()
+		if n.crashedLocked() || (err == nil && to.IsZero() && n.simulateCrashLocked(simCrashAfterPromotion, "after-promotion")) {
+			return
+		}
 		if inst := n.instanceLocked(g, addr); inst != nil && inst.link != nil {
 			inst.link.requestInfo()
 		}
@@ -322,6 +325,9 @@ func (n *Node) hearsMajorityLocked(g *group, now time.Time) bool {
 // gossip layer holds its own lock while it asks for LocalState, so calling
 // into it with n.mu held could deadlock.
 func (n *Node) broadcastLocked() {
+	if n.crashedLocked() {
+		return
+	}
 	select {
 	case n.bcast <- struct{}{}:
 	default:

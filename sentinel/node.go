@@ -54,6 +54,7 @@ type Node struct {
 	bcast   chan struct{} // wakes the broadcaster
 
 	shutdown context.CancelFunc // stops Run (SHUTDOWN); set by Run
+	sim      simulation         // SENTINEL SIMULATE-FAILURE (simulate.go)
 
 	mu      sync.Mutex
 	state   *DurableState
@@ -279,6 +280,10 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Wait()
 	n.linksWG.Wait()
 	n.bgWG.Wait()
+	if n.Crashed() {
+		n.log.Warn("vigil node crashed (simulated failure)", "id", n.id)
+		return ErrSimulatedFailure
+	}
 	n.log.Info("vigil node stopped", "id", n.id)
 	return nil
 }
@@ -449,6 +454,9 @@ func (n *Node) discoverReplicas(g *group, entries []topology.ReplicaEntry) {
 // logged: the node keeps running on its in-memory state, as Sentinel does
 // when it cannot rewrite its configuration.
 func (n *Node) saveStateLocked() {
+	if n.crashedLocked() {
+		return
+	}
 	if err := n.store.save(n.state); err != nil {
 		n.log.Error("cannot persist state", "err", err)
 	}
@@ -471,6 +479,9 @@ func (n *Node) tickLoop(ctx context.Context) {
 func (n *Node) tick(now time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.crashedLocked() {
+		return
+	}
 	n.checkTiltLocked(now)
 	tilt := n.tiltLocked()
 	for _, name := range n.cfg.MasterNames() {

@@ -44,6 +44,7 @@ func sentinelTable() map[string]sentinelSub {
 		"remove":                  {-2, sentNotYet},
 		"set":                     {-2, sentNotYet},
 		"debug":                   {-2, sentDebug},
+		"simulate-failure":        {-3, sentSimulateFailure},
 		"resume":                  {3, sentResume},
 	}
 }
@@ -614,7 +615,7 @@ func cmdInfo(n *Node, c *clientConn, args []string) bool {
 			"sentinel_tilt_since_seconds:" + tiltSecs,
 			"sentinel_running_scripts:" + strconv.Itoa(running),
 			"sentinel_scripts_queue_length:" + strconv.Itoa(queued),
-			"sentinel_simulate_failure_flags:0",
+			"sentinel_simulate_failure_flags:" + strconv.FormatUint(uint64(n.sim.flags.Load()), 10),
 			"sentinel_current_epoch:" + strconv.FormatUint(epoch, 10),
 		}
 		n.mu.Lock()

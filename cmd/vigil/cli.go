@@ -206,6 +206,9 @@ func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
 			err = node.Run(ctx)
 			stop() // the node stopped: stop the HTTP server too
 			wg.Wait()
+			if errors.Is(err, sentinel.ErrSimulatedFailure) {
+				return &exitError{sentinel.ExitSimulatedFailure, err}
+			}
 			if err != nil {
 				return &exitError{exitFailure, err}
 			}
