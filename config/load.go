@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,6 +30,10 @@ type LoadOptions struct {
 	// Env is an os.Environ()-style list of "NAME=value". Nil means no
 	// environment; pass os.Environ() explicitly to use the process's.
 	Env []string
+	// Base, if not nil, replaces the defaults: a configuration already
+	// built from another source (a sentinel.conf) that the environment and
+	// flags then override. File must be empty with Base.
+	Base *Config
 }
 
 // Warning is a problem that does not stop vigil: an unknown key in the file
@@ -197,8 +203,14 @@ func Load(opts LoadOptions) (*Config, []Warning, error) {
 		envOrigin:  make(map[string]string),
 		flagOrigin: make(map[string]string),
 	}
+	if opts.Base != nil && opts.File != "" {
+		return nil, nil, errors.New("config: a file and a base configuration are mutually exclusive")
+	}
 	v := viper.New()
 	def := Default()
+	if opts.Base != nil {
+		def = opts.Base.clone()
+	}
 	for _, s := range settings() {
 		if s.list != nil {
 			v.SetDefault(s.key, *s.list(&def))
@@ -242,7 +254,7 @@ func Load(opts LoadOptions) (*Config, []Warning, error) {
 		}
 	}
 
-	cfg := Default()
+	cfg := def
 	for _, s := range settings() {
 		if s.list != nil {
 			*s.list(&cfg) = asList(v.Get(s.key))
@@ -531,4 +543,16 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// clone copies c deeply enough that Load can fill the copy without
+// touching c: the maps and the slices Load replaces or appends to.
+func (c *Config) clone() Config {
+	out := *c
+	out.Masters = maps.Clone(c.Masters)
+	out.Node.Users = slices.Clone(c.Node.Users)
+	out.HTTP.Webhooks = slices.Clone(c.HTTP.Webhooks)
+	out.Gossip.Join = slices.Clone(c.Gossip.Join)
+	out.Gossip.SecretKeys = slices.Clone(c.Gossip.SecretKeys)
+	return out
 }

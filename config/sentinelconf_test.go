@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"math/rand"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	"github.com/vigil-ha/vigil/topology"
 )
 
@@ -912,3 +915,44 @@ func TestLoadSentinelConfScripts(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSentinelConfUnderEnvAndFlags: what `vigil run --sentinel-conf` does —
+// VIGIL_* variables and flags override the converted file, which is left
+// as it was.
+func TestSentinelConfUnderEnvAndFlags(t *testing.T) {
+	path := writeSentinelConf(t, "port 26390\nsentinel monitor mymaster 127.0.0.1 6380 2\nsentinel down-after-milliseconds mymaster 2000\n")
+	base, _, _, err := LoadSentinelConf(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := base.clone()
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	BindFlags(fs)
+	if err := fs.Parse([]string{"--log-level", "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	cfg, warns, err := Load(LoadOptions{Base: base, Flags: fs, Env: []string{"VIGIL_GOSSIP_SECRET_KEYS=" + key, "VIGIL_LOG_LEVEL=warn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 0 {
+		t.Errorf("warnings: %v", warns)
+	}
+	if cfg.Log.Level != "debug" || !slices.Equal(cfg.Gossip.SecretKeys, []string{key}) {
+		t.Errorf("log.level %q, gossip.secret-keys %q: want the flag's debug and the environment's key", cfg.Log.Level, cfg.Gossip.SecretKeys)
+	}
+	if cfg.Node.Listen != base.Node.Listen || !reflect.DeepEqual(cfg.Masters, base.Masters) {
+		t.Errorf("the file's settings were lost: listen %q, masters %+v", cfg.Node.Listen, cfg.Masters)
+	}
+	if !reflect.DeepEqual(*base, before) {
+		t.Error("Load modified its base configuration")
+	}
+	_, _, err = Load(LoadOptions{Base: base, Env: []string{"VIGIL_GOSSIP_SECRET_KEYS=short"}})
+	if err == nil || !strings.Contains(err.Error(), "gossip.secret-keys") {
+		t.Errorf("a bad variable over a sentinel.conf: err = %v", err)
+	}
+	if _, _, err := Load(LoadOptions{Base: base, File: path}); err == nil {
+		t.Error("Base and File together were accepted")
+	}
+}

@@ -139,6 +139,13 @@ func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
 					return &exitError{exitUsage, errors.New("--config and --sentinel-conf are mutually exclusive")}
 				}
 				cfg, seed, warnings, err = config.LoadSentinelConf(sentinelConf)
+				if err == nil {
+					// VIGIL_* and flags still apply on top of the file
+					// (e.g. gossip.secret-keys, http.listen, log.level).
+					var more []config.Warning
+					cfg, more, err = config.Load(config.LoadOptions{Base: cfg, Flags: cmd.Flags(), Env: env})
+					warnings = append(warnings, more...)
+				}
 			} else {
 				cfg, warnings, err = config.Load(config.LoadOptions{File: file, Flags: cmd.Flags(), Env: env})
 			}
@@ -216,7 +223,7 @@ func newRunCmd(env []string, stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "YAML configuration file")
-	cmd.Flags().StringVar(&sentinelConf, "sentinel-conf", "", "an unmodified redis sentinel.conf to run from instead of --config (read-only: vigil never rewrites it)")
+	cmd.Flags().StringVar(&sentinelConf, "sentinel-conf", "", "an unmodified redis sentinel.conf to run from instead of --config (read-only: vigil never rewrites it); VIGIL_* variables and flags apply on top")
 	config.BindFlags(cmd.Flags())
 	return cmd
 }
