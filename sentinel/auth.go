@@ -82,6 +82,7 @@ func (n *Node) authenticate(c *clientConn, args []string) {
 		return
 	}
 	c.authed = true
+	c.meta.user = user
 	c.w.Simple("OK")
 }
 
@@ -100,6 +101,7 @@ func (n *Node) helloAuth(c *clientConn, given bool, user, pass string) bool {
 			return false
 		}
 		c.authed = true
+		c.meta.user = user
 	}
 	if !c.authed {
 		c.w.Error(errHelloNoAuth)

@@ -35,6 +35,7 @@ func commandTable() map[string]command {
 		"quit":         {arity: -1, pubsubOK: true, run: cmdQuit},
 		"reset":        {arity: 1, pubsubOK: true, run: cmdReset},
 		"shutdown":     {arity: -1, run: cmdShutdown},
+		"acl":          {arity: -2, run: cmdACL},
 	}
 }
 
@@ -52,12 +53,13 @@ func (n *Node) dispatch(c *clientConn, raw [][]byte) (quit bool) {
 		c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", name))
 		return false
 	}
+	c.noteCommand(name, args)
 	if !n.checkAuth(c, name) {
 		return false
 	}
 	if c.subscribed() && c.w.Proto < 3 && !cmd.pubsubOK {
 		full := name
-		if name == "sentinel" || name == "client" || name == "command" {
+		if isContainer(name) {
 			if len(args) > 1 {
 				full += "|" + strings.ToLower(args[1])
 			}
@@ -129,6 +131,7 @@ func cmdReset(n *Node, c *clientConn, args []string) bool {
 	c.name = ""
 	c.w.Proto = 2
 	c.authed = false
+	c.meta.user = ""
 	c.w.Simple("RESET")
 	return false
 }
@@ -221,81 +224,6 @@ func validClientName(s string) bool {
 		}
 	}
 	return true
-}
-
-func cmdClient(n *Node, c *clientConn, args []string) bool {
-	sub := strings.ToLower(args[1])
-	switch sub {
-	case "setname":
-		if len(args) != 3 {
-			c.w.Error(subArityError("client", sub))
-			return false
-		}
-		if !validClientName(args[2]) {
-			c.w.Error("ERR Client names cannot contain spaces, newlines or special characters.")
-			return false
-		}
-		c.name = args[2]
-		c.w.Simple("OK")
-	case "getname":
-		if c.name == "" {
-			c.w.NullBulk()
-		} else {
-			c.w.Bulk(c.name)
-		}
-	case "id":
-		c.w.Int(c.id)
-	case "setinfo":
-		if len(args) != 4 {
-			c.w.Error(subArityError("client", sub))
-			return false
-		}
-		c.w.Simple("OK")
-	case "info":
-		c.w.Verbatim(c.infoLine() + "\n")
-	case "list":
-		var b strings.Builder
-		n.conns.Range(func(k, _ any) bool {
-			other := k.(*clientConn)
-			if other == c {
-				b.WriteString(c.infoLine())
-			} else {
-				other.mu.Lock()
-				b.WriteString(other.infoLine())
-				other.mu.Unlock()
-			}
-			b.WriteByte('\n')
-			return true
-		})
-		c.w.Verbatim(b.String())
-	case "help":
-		c.w.BulkStrings([]string{
-			"CLIENT <subcommand> [<arg> ...]. Subcommands are:",
-			"GETNAME", "    Return the name of the current connection.",
-			"ID", "    Return the ID of the current connection.",
-			"INFO", "    Return information about the current client connection.",
-			"LIST", "    Return information about client connections.",
-			"SETNAME <name>", "    Assign the name <name> to the current connection.",
-			"SETINFO <option> <value>", "    Set client meta attr (lib-name, lib-ver).",
-		})
-	default:
-		c.w.Error(subcommandError(args[1], "client"))
-	}
-	return false
-}
-
-// infoLine describes a client as CLIENT LIST does. Requires c.mu.
-func (c *clientConn) infoLine() string {
-	sub, psub := 0, 0
-	if c.sub != nil {
-		sub, psub = len(c.sub.channels), len(c.sub.patterns)
-	}
-	age := int64(0)
-	if !c.created.IsZero() {
-		age = int64(timeSince(c.created).Seconds())
-	}
-	return fmt.Sprintf("id=%d addr=%s laddr=%s name=%s age=%d sub=%d psub=%d resp=%d cmd=%s",
-		c.id, c.netConn.RemoteAddr(), c.netConn.LocalAddr(), c.name, age, sub, psub, c.w.Proto, c.lastCmd)
 }
 
 func cmdCommand(n *Node, c *clientConn, args []string) bool {

@@ -31,6 +31,8 @@ type clientConn struct {
 	sub *subscriber // non-nil once the client has subscribed to anything
 
 	authed bool // passed AUTH or HELLO AUTH (see auth.go); guarded by mu
+
+	meta clientMeta // what CLIENT LIST shows and CLIENT KILL filters on (client_cmd.go); guarded by mu
 }
 
 // serve accepts clients until ctx is cancelled.
