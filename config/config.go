@@ -3,6 +3,7 @@ package config
 import (
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vigil-ha/vigil/topology"
@@ -94,6 +95,21 @@ type NodeConfig struct {
 	Users []UserConfig
 	// TLS, when set, makes the Sentinel port TLS-only.
 	TLS NodeTLSConfig
+	// DenyScriptsReconfig is Sentinel's deny-scripts-reconfig: "yes" (the
+	// default, also when empty) refuses SENTINEL SET of a script path
+	// (notification-script, client-reconfig-script, pre-failover-hook);
+	// "no" allows it. "true" and "false" are accepted too.
+	DenyScriptsReconfig string
+}
+
+// ScriptsReconfigDenied reports whether SENTINEL SET may not change script
+// paths: true unless DenyScriptsReconfig is "no" or "false".
+func (n NodeConfig) ScriptsReconfigDenied() bool {
+	switch strings.ToLower(n.DenyScriptsReconfig) {
+	case "no", "false":
+		return false
+	}
+	return true
 }
 
 // GossipConfig is the "gossip" section: membership among vigil nodes.

@@ -77,6 +77,8 @@ func settings() []setting {
 			str: func(c *Config) *string { return &c.Node.TLS.KeyFile }},
 		{key: "node.tls.ca-file", flag: "tls-ca-file", usage: "PEM CA certificates; when set, RESP clients must present a certificate they signed",
 			str: func(c *Config) *string { return &c.Node.TLS.CAFile }},
+		{key: "node.deny-scripts-reconfig", flag: "deny-scripts-reconfig", usage: "yes (default) refuses SENTINEL SET of script paths at runtime; no allows it",
+			str: func(c *Config) *string { return &c.Node.DenyScriptsReconfig }},
 		{key: "gossip.bind", flag: "gossip-bind", usage: "host:port for gossip between vigil nodes (TCP and UDP)",
 			str: func(c *Config) *string { return &c.Gossip.Bind }},
 		{key: "gossip.join", flag: "join", usage: "host:port of a vigil node to join; repeat the flag or separate with commas",

@@ -554,9 +554,12 @@ type confBuilder struct {
 	myID       string
 	myIDPos    *confPos
 	announceIP string
-	annIPPos   *confPos
-	annPort    int
-	annPortPos *confPos
+	// denyScripts is "no" for sentinel deny-scripts-reconfig no; "" for
+	// yes or absent (Sentinel's default).
+	denyScripts string
+	annIPPos    *confPos
+	annPort     int
+	annPortPos  *confPos
 	// requirepass and the "user default" lines with a password, which
 	// Sentinel's config rewrite derives from it.
 	requirePass  string
@@ -986,6 +989,10 @@ func (b *confBuilder) sentinelDirective(l confLine) {
 	case "deny-scripts-reconfig":
 		if !isYesNo(args[0]) {
 			p.fail(pos, directive, "Please specify yes or no for the deny-scripts-reconfig options.")
+			return
+		}
+		if strings.EqualFold(args[0], "no") {
+			b.denyScripts = "no"
 		}
 		return
 	case "resolve-hostnames":
@@ -1242,6 +1249,7 @@ func (b *confBuilder) result() (Config, *SentinelState) {
 		cfg.Node.DataDir = b.dir
 	}
 	cfg.Node.ID = b.myID
+	cfg.Node.DenyScriptsReconfig = b.denyScripts
 	b.applyRequirePass(&cfg)
 
 	gossipHost := host

@@ -321,7 +321,7 @@ func TestLoadSentinelConf(t *testing.T) {
 				"acllog-max-len 128\n" +
 				"maxclients 4064\n" +
 				"list-max-ziplist-entries 512\n" +
-				"sentinel deny-scripts-reconfig no\n" +
+				"sentinel deny-scripts-reconfig yes\n" +
 				"sentinel resolve-hostnames yes\n" +
 				"sentinel announce-hostnames no\n" +
 				"sentinel sentinel-user \"\"\n" +

@@ -89,6 +89,11 @@ func (c *Config) check() []*FieldError {
 	if c.Node.DataDir == "" {
 		add(fieldErr("node.data-dir", "must not be empty"))
 	}
+	switch strings.ToLower(c.Node.DenyScriptsReconfig) {
+	case "", "yes", "no", "true", "false":
+	default:
+		add(fieldErr("node.deny-scripts-reconfig", "want yes or no, got %q", c.Node.DenyScriptsReconfig))
+	}
 	errs = append(errs, c.checkSecurity()...)
 
 	add(checkBindAddr("gossip.bind", c.Gossip.Bind))
@@ -370,4 +375,32 @@ func joinSorted(errs []*FieldError) error {
 		}
 	}
 	return errors.Join(out...)
+}
+
+// ValidateMaster checks m, to be monitored as masters.NAME next to others
+// (the masters already monitored, by name), with the rules the file's
+// masters section follows: m's own settings, and an address no other master
+// uses. For masters added at runtime (SENTINEL MONITOR). The error joins
+// *FieldError values, sorted by key.
+func ValidateMaster(others map[string]MasterConfig, m MasterConfig) error {
+	errs := m.checkAs(m.Name)
+	if !m.Addr.IsZero() {
+		norm := normalizeAddr(m.Addr)
+		for _, name := range sortedNames(others) {
+			if name != m.Name && normalizeAddr(others[name].Addr) == norm {
+				errs = append(errs, fieldErr(masterKey(m.Name)+".addr", "%s is also the address of %s; each master needs its own address", m.Addr, masterKey(name)))
+				break
+			}
+		}
+	}
+	return joinSorted(errs)
+}
+
+func sortedNames(m map[string]MasterConfig) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -40,6 +40,8 @@ func fullConfig(t *testing.T) *Config {
 		Listen:   "[::]:26379",
 		Announce: "[2001:db8::11]:26379",
 		DataDir:  "/var/lib/vigil data # not a comment",
+
+		DenyScriptsReconfig: "no",
 	}
 	c.Gossip = GossipConfig{
 		Bind:      ":36379",

@@ -123,47 +123,32 @@ func sentPendingScripts(n *Node, c *clientConn, args []string) {
 	}
 }
 
-// errRuntimeConfig answers the runtime reconfiguration commands vigil does
-// not support yet, with a clearer message than "unknown subcommand".
-const errRuntimeConfig = "ERR vigil does not change its configuration at runtime yet: edit the configuration file and restart the node (see docs/compatibility.md)"
-
-func sentNotYet(n *Node, c *clientConn, args []string) { c.w.Error(errRuntimeConfig) }
-
-// sentConfig is SENTINEL CONFIG GET <pattern> [...] (read-only: the global
-// parameters Sentinel knows, with vigil's values) and CONFIG SET (refused).
+// sentConfig is SENTINEL CONFIG GET <pattern> [...] (the global parameters
+// Sentinel knows, with vigil's values) and CONFIG SET <param> <value> [...]
+// (runtime_cmd.go).
 func sentConfig(n *Node, c *clientConn, args []string) {
 	if len(args) < 4 {
 		c.w.Error(subArityError("sentinel", "config"))
 		return
 	}
-	switch strings.ToLower(args[2]) {
-	case "set":
-		c.w.Error(errRuntimeConfig)
+	switch {
+	case strings.EqualFold(args[2], "set") && len(args) >= 5:
+		sentConfigSet(n, c, args)
 		return
-	case "get":
+	case strings.EqualFold(args[2], "get"):
 	default:
 		c.w.Error("ERR Only SENTINEL CONFIG GET <param> / SET <param> <value> are supported.")
 		return
 	}
-	announceIP, announcePort := "", "0"
-	if a := n.cfg.Node.Announce; a != "" {
-		announceIP, announcePort = splitHostPort(a)
-	}
-	level := map[string]string{"debug": "debug", "info": "notice", "warn": "warning", "error": "warning"}[n.cfg.Log.Level]
-	params := []string{
-		"resolve-hostnames", "yes",
-		"announce-hostnames", "no",
-		"announce-ip", announceIP,
-		"announce-port", announcePort,
-		"sentinel-user", "",
-		"sentinel-pass", "",
-		"loglevel", level,
-	}
+	names := []string{"resolve-hostnames", "announce-hostnames", "announce-ip", "announce-port", "sentinel-user", "sentinel-pass", "loglevel"}
+	n.mu.Lock()
+	values := n.globalsLocked()
+	n.mu.Unlock()
 	var out []string
-	for i := 0; i < len(params); i += 2 {
+	for _, name := range names {
 		for _, pat := range args[3:] {
-			if globMatch(strings.ToLower(pat), params[i]) {
-				out = append(out, params[i], params[i+1])
+			if globMatch(strings.ToLower(pat), name) {
+				out = append(out, name, values[name])
 				break
 			}
 		}

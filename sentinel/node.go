@@ -57,6 +57,7 @@ type Node struct {
 	sim      simulation         // SENTINEL SIMULATE-FAILURE (simulate.go)
 
 	mu      sync.Mutex
+	rt      *runtimeConf // runtime configuration changes (runtime.go)
 	state   *DurableState
 	groups  map[string]*group
 	peers   map[string]*peer
@@ -85,6 +86,11 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	rt, err := loadRuntime(cfg.Node.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg = rt.applyTo(cfg, log) // runtime changes win over the file (runtime.go)
 	n := &Node{
 		cfg:     cfg,
 		log:     log,
@@ -93,6 +99,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		start:   time.Now(),
 		state:   state,
 		history: hist,
+		rt:      rt,
 		groups:  map[string]*group{},
 		peers:   map[string]*peer{},
 		bcast:   make(chan struct{}, 1),
@@ -121,37 +128,9 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		OnEvent: func(typ, payload string) { n.emit(Event{Type: typ, Payload: payload, Warning: true}) },
 	})
 	for _, name := range cfg.MasterNames() {
-		mc := cfg.Masters[name]
-		g := &group{cfg: mc, replicas: map[string]*instance{}, peers: map[string]struct{}{}, guardWant: -1}
-		addr := mc.Addr
-		rec := state.Masters[name]
-		if rec == nil {
-			rec = &MasterRecord{ConfiguredAddr: mc.Addr.String(), Addr: mc.Addr.String()}
-			state.Masters[name] = rec
+		if n.buildGroupLocked(cfg.Masters[name]) {
 			dirty = true
-		} else if rec.ConfiguredAddr != mc.Addr.String() {
-			// The operator changed the master's address: the configuration
-			// wins over the recorded master, but votes, epochs and known
-			// peers are kept (forgetting a vote could allow a second one
-			// in the same epoch).
-			rec.ConfiguredAddr, rec.Addr = mc.Addr.String(), mc.Addr.String()
-			rec.KnownReplicas = nil
-			dirty = true
-		} else if a, err := topology.ParseAddr(rec.Addr); err == nil {
-			addr = a
-			g.configEpoch = rec.ConfigEpoch
 		}
-		g.master = n.newInstance(g, addr)
-		for _, r := range rec.KnownReplicas {
-			if a, err := topology.ParseAddr(r); err == nil && a != addr {
-				g.replicas[a.String()] = n.newInstance(g, a)
-			}
-		}
-		for _, p := range rec.KnownPeers {
-			g.peers[p.ID] = struct{}{}
-			n.peerLocked(p.ID).respAddr = p.Addr
-		}
-		n.groups[name] = g
 	}
 	for name := range state.Masters {
 		if _, ok := cfg.Masters[name]; !ok {
@@ -165,6 +144,44 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		}
 	}
 	return n, nil
+}
+
+// buildGroupLocked creates the group of master mc from its durable record
+// (creating the record if there is none) and reports whether the record
+// changed. It starts no link. Requires n.mu, or a node not yet running.
+func (n *Node) buildGroupLocked(mc config.MasterConfig) (dirty bool) {
+	name, state := mc.Name, n.state
+	g := &group{cfg: mc, replicas: map[string]*instance{}, peers: map[string]struct{}{}, guardWant: -1}
+	addr := mc.Addr
+	rec := state.Masters[name]
+	if rec == nil {
+		rec = &MasterRecord{ConfiguredAddr: mc.Addr.String(), Addr: mc.Addr.String()}
+		state.Masters[name] = rec
+		dirty = true
+	} else if rec.ConfiguredAddr != mc.Addr.String() {
+		// The operator changed the master's address: the configuration
+		// wins over the recorded master, but votes, epochs and known
+		// peers are kept (forgetting a vote could allow a second one
+		// in the same epoch).
+		rec.ConfiguredAddr, rec.Addr = mc.Addr.String(), mc.Addr.String()
+		rec.KnownReplicas = nil
+		dirty = true
+	} else if a, err := topology.ParseAddr(rec.Addr); err == nil {
+		addr = a
+		g.configEpoch = rec.ConfigEpoch
+	}
+	g.master = n.newInstance(g, addr)
+	for _, r := range rec.KnownReplicas {
+		if a, err := topology.ParseAddr(r); err == nil && a != addr {
+			g.replicas[a.String()] = n.newInstance(g, a)
+		}
+	}
+	for _, p := range rec.KnownPeers {
+		g.peers[p.ID] = struct{}{}
+		n.peerLocked(p.ID).respAddr = p.Addr
+	}
+	n.groups[name] = g
+	return dirty
 }
 
 // ID returns the node's persistent id (Sentinel's myid).

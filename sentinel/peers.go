@@ -42,7 +42,7 @@ func (n *Node) LocalState() cluster.NodeState {
 }
 
 func (n *Node) localStateLocked() cluster.NodeState {
-	st := cluster.NodeState{CurrentEpoch: n.state.CurrentEpoch}
+	st := cluster.NodeState{CurrentEpoch: n.state.CurrentEpoch, Config: n.runtimeEntriesLocked()}
 	now := time.Now()
 	for _, name := range n.cfg.MasterNames() {
 		g := n.groups[name]
@@ -79,6 +79,7 @@ func (n *Node) HandleState(from cluster.Member, st cluster.NodeState) {
 	p.lastState = now
 	p.currentEpoch = st.CurrentEpoch
 	n.observeEpochLocked(st.CurrentEpoch)
+	n.mergeRuntimeLocked(from.ID, st.Config) // before the masters: it may add one
 	for _, ms := range st.Masters {
 		g := n.groups[ms.Name]
 		if g == nil {

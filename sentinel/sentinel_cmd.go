@@ -40,9 +40,9 @@ func sentinelTable() map[string]sentinelSub {
 		"flushconfig":             {2, sentFlushConfig},
 		"pending-scripts":         {2, sentPendingScripts},
 		"config":                  {-3, sentConfig},
-		"monitor":                 {-2, sentNotYet},
-		"remove":                  {-2, sentNotYet},
-		"set":                     {-2, sentNotYet},
+		"monitor":                 {6, sentMonitor},
+		"remove":                  {3, sentRemove},
+		"set":                     {-5, sentSet},
 		"debug":                   {-2, sentDebug},
 		"simulate-failure":        {-3, sentSimulateFailure},
 		"resume":                  {3, sentResume},
@@ -603,6 +603,7 @@ func cmdInfo(n *Node, c *clientConn, args []string) bool {
 	if want("sentinel") {
 		n.mu.Lock()
 		epoch := n.state.CurrentEpoch
+		masters := len(n.groups)
 		running, queued := n.scripts.Stats()
 		tiltFlag, tiltSecs := "0", "-1"
 		if n.tiltLocked() {
@@ -610,7 +611,7 @@ func cmdInfo(n *Node, c *clientConn, args []string) bool {
 		}
 		n.mu.Unlock()
 		lines := []string{
-			"sentinel_masters:" + strconv.Itoa(len(n.cfg.Masters)),
+			"sentinel_masters:" + strconv.Itoa(masters),
 			"sentinel_tilt:" + tiltFlag,
 			"sentinel_tilt_since_seconds:" + tiltSecs,
 			"sentinel_running_scripts:" + strconv.Itoa(running),

@@ -289,9 +289,25 @@ func TestServerConfigGetAndRuntimeChanges(t *testing.T) {
 	if got != "*6\r\n$18\r\nannounce-hostnames\r\n$2\r\nno\r\n$11\r\nannounce-ip\r\n$0\r\n\r\n$13\r\nannounce-port\r\n$1\r\n0\r\n" {
 		t.Fatalf("CONFIG GET announce-* = %q", got)
 	}
-	for _, cmd := range []string{"SENTINEL CONFIG SET loglevel debug\r\n", "SENTINEL MONITOR x 127.0.0.1 1 1\r\n", "SENTINEL SET mymaster quorum 1\r\n", "SENTINEL REMOVE mymaster\r\n"} {
-		if got := c.roundTrip(cmd); got != "-"+errRuntimeConfig+"\r\n" {
-			t.Errorf("%q = %q", cmd, got)
+	for cmd, want := range map[string]string{
+		"SENTINEL CONFIG SET foo 1\r\n":                                     "-ERR Invalid argument 'foo' to SENTINEL CONFIG SET\r\n",
+		"SENTINEL CONFIG SET announce-port 70000\r\n":                       "-ERR Invalid value '70000' to SENTINEL CONFIG SET 'announce-port'\r\n",
+		"SENTINEL CONFIG SET resolve-hostnames maybe\r\n":                   "-ERR Invalid value 'maybe' to SENTINEL CONFIG SET 'resolve-hostnames'\r\n",
+		"SENTINEL CONFIG SET announce-ip 10.1.2.3 announce-ip 10.1.2.4\r\n": "-ERR Duplicate argument 'announce-ip' to SENTINEL CONFIG SET\r\n",
+		"SENTINEL CONFIG SET announce-ip 10.1.2.3 announce-port\r\n":        "-ERR Missing argument 'announce-port' value\r\n",
+		"SENTINEL CONFIG SET announce-ip\r\n":                               "-ERR Only SENTINEL CONFIG GET <param> / SET <param> <value> are supported.\r\n",
+		"SENTINEL CONFIG SET loglevel debug\r\n":                            "-ERR vigil's log level is log.level in its configuration file; it cannot be changed at runtime\r\n",
+		"SENTINEL CONFIG SET announce-ip 10.1.2.3 announce-port 26000\r\n":  "+OK\r\n",
+		"SENTINEL MONITOR x 127.0.0.1 1\r\n":                                "-ERR wrong number of arguments for 'sentinel|monitor' command\r\n",
+		"SENTINEL SET mymaster quorum\r\n":                                  "-ERR wrong number of arguments for 'sentinel|set' command\r\n",
+		"SENTINEL REMOVE nosuch\r\n":                                        "-ERR No such master with that name\r\n",
+	} {
+		if got := c.roundTrip(cmd); got != want {
+			t.Errorf("%q = %q, want %q", cmd, got, want)
 		}
+	}
+	want := "*4\r\n$11\r\nannounce-ip\r\n$8\r\n10.1.2.3\r\n$13\r\nannounce-port\r\n$5\r\n26000\r\n"
+	if got := c.roundTrip("SENTINEL CONFIG GET announce-ip announce-port\r\n"); got != want {
+		t.Fatalf("CONFIG GET after SET = %q, want %q", got, want)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // Wire format of every message this package sends, as a broadcast, a direct
@@ -69,6 +71,83 @@ type NodeState struct {
 	CurrentEpoch uint64        `json:"current_epoch"`
 	SentAt       int64         `json:"sent_at_ms"` // sender's unix ms; informational only
 	Masters      []MasterState `json:"masters"`
+	// Config is the sender's runtime configuration (SENTINEL MONITOR,
+	// REMOVE, SET): one entry per master changed at runtime, tombstones
+	// included. Optional: absent from nodes that never had a change and
+	// from older versions.
+	Config []ConfigEntry `json:"config,omitempty"`
+}
+
+// ConfigEntry is one master's runtime configuration as a last-writer-wins
+// register: of two entries for the same name, the one with the higher
+// (Version, Writer) wins. Version is a Lamport clock. This package only
+// checks the entry's shape; the node checks what the options mean.
+type ConfigEntry struct {
+	Name    string `json:"name"`
+	Version uint64 `json:"version"`
+	Writer  string `json:"writer"` // id of the node that made the change
+	// Removed marks a tombstone (SENTINEL REMOVE): the master is not
+	// monitored, and an older entry cannot bring it back.
+	Removed bool `json:"removed,omitempty"`
+	// Monitor is set when the master was created by SENTINEL MONITOR: its
+	// settings start from the defaults rather than from the configuration
+	// file's entry of the same name.
+	Monitor bool `json:"monitor,omitempty"`
+	// Addr is the master's configured address (host:port).
+	Addr string `json:"addr,omitempty"`
+	// Options are SENTINEL SET options and their values, e.g.
+	// "down-after-milliseconds": "5000" or "rename-command config": "cfg".
+	Options map[string]string `json:"options,omitempty"`
+}
+
+// Limits on a ConfigEntry.
+const (
+	maxConfigEntries  = 4096
+	maxConfigOptions  = 64
+	maxOptionKeyLen   = 512
+	maxOptionValueLen = 4096
+)
+
+// Validate checks an entry's shape: a master name, a positive version, a
+// node id as writer, and for a live entry an address and bounded, valid
+// UTF-8 options.
+func (e ConfigEntry) Validate() error {
+	switch {
+	case !validMasterName(e.Name):
+		return invalidf("config: name %q is not a master name", e.Name)
+	case e.Version == 0:
+		return invalidf("config %s: version 0", e.Name)
+	case !validID(e.Writer):
+		return invalidf("config %s: writer %q is not a node id", e.Name, e.Writer)
+	case e.Removed:
+		if e.Monitor || e.Addr != "" || len(e.Options) != 0 {
+			return invalidf("config %s: a removal carries settings", e.Name)
+		}
+		return nil
+	case !validHostPort(e.Addr):
+		return invalidf("config %s: addr %q is not host:port", e.Name, e.Addr)
+	case len(e.Options) > maxConfigOptions:
+		return invalidf("config %s: %d options", e.Name, len(e.Options))
+	}
+	for k, v := range e.Options {
+		if k == "" || len(k) > maxOptionKeyLen || !printable(k) {
+			return invalidf("config %s: bad option name %q", e.Name, k)
+		}
+		if len(v) > maxOptionValueLen || !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return invalidf("config %s: bad value for option %q", e.Name, k)
+		}
+	}
+	return nil
+}
+
+// printable reports whether s is printable ASCII (spaces allowed).
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // MasterState is what a node believes about one monitored master.
@@ -145,6 +224,9 @@ func requiredKeys(k Kind) []string {
 	}
 	return []string{"name", "addr", "config_epoch", "sdown", "sdown_since_ms", "leader_epoch", "leader"}
 }
+
+// configEntryKeys are the keys every entry of NodeState.Config must hold.
+var configEntryKeys = []string{"name", "version", "writer"}
 
 // Decoding errors. decode wraps them with detail.
 var (
@@ -235,6 +317,7 @@ func decode(b []byte) (any, error) {
 		}
 		var raw struct {
 			Masters []json.RawMessage `json:"masters"`
+			Config  []json.RawMessage `json:"config"`
 		}
 		if err := json.Unmarshal(body, &raw); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", k, err)
@@ -242,6 +325,11 @@ func decode(b []byte) (any, error) {
 		for i, m := range raw.Masters {
 			if err := requireKeys(m, requiredKeys(0)); err != nil {
 				return nil, fmt.Errorf("decode %s: masters[%d]: %w", k, i, err)
+			}
+		}
+		for i, e := range raw.Config {
+			if err := requireKeys(e, configEntryKeys); err != nil {
+				return nil, fmt.Errorf("decode %s: config[%d]: %w", k, i, err)
 			}
 		}
 		if err := st.validate(); err != nil {
@@ -316,6 +404,19 @@ func (st NodeState) validate() error {
 			return invalidf("master %q listed twice", m.Name)
 		}
 		seen[m.Name] = true
+	}
+	if len(st.Config) > maxConfigEntries {
+		return invalidf("%d config entries", len(st.Config))
+	}
+	seenCfg := make(map[string]bool, len(st.Config))
+	for i, e := range st.Config {
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("config[%d]: %w", i, err)
+		}
+		if seenCfg[e.Name] {
+			return invalidf("config for %q listed twice", e.Name)
+		}
+		seenCfg[e.Name] = true
 	}
 	return nil
 }

@@ -173,6 +173,7 @@ func TestNodeMeta(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	for _, v := range []any{
 		sampleState(),
+		sampleConfigState(),
 		VoteRequest{From: idA, Master: "mymaster", MasterAddr: "10.0.0.5:6379", Epoch: 13, Candidate: "*", ReqID: 7},
 		VoteReply{From: idB, Master: "mymaster", Down: true, Leader: idA, LeaderEpoch: 13, ReqID: 7},
 	} {
@@ -200,11 +201,28 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// normalize makes an empty and a nil Masters compare equal.
+// normalize makes an empty and a nil Masters, Config or Options compare
+// equal.
 func normalize(v any) any {
-	if st, ok := v.(NodeState); ok && len(st.Masters) == 0 {
-		st.Masters = nil
-		return st
+	st, ok := v.(NodeState)
+	if !ok {
+		return v
 	}
-	return v
+	if len(st.Masters) == 0 {
+		st.Masters = nil
+	}
+	if len(st.Config) == 0 {
+		st.Config = nil
+	}
+	cfg := make([]ConfigEntry, len(st.Config))
+	for i, e := range st.Config {
+		if len(e.Options) == 0 {
+			e.Options = nil
+		}
+		cfg[i] = e
+	}
+	if st.Config != nil {
+		st.Config = cfg
+	}
+	return st
 }
