@@ -137,7 +137,7 @@ func sentConfig(n *Node, c *clientConn, args []string) {
 		return
 	case strings.EqualFold(args[2], "get"):
 	default:
-		c.w.Error("ERR Only SENTINEL CONFIG GET <param> / SET <param> <value> are supported.")
+		c.w.Error("ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.")
 		return
 	}
 	names := []string{"resolve-hostnames", "announce-hostnames", "announce-ip", "announce-port", "sentinel-user", "sentinel-pass", "loglevel"}

@@ -88,8 +88,9 @@ func (n *Node) runtimeEntriesLocked() []cluster.ConfigEntry {
 	return out
 }
 
-// mergeRuntimeLocked folds a peer's runtime entries into ours (last writer
-// wins), persists the result and applies what changed. Requires n.mu.
+// mergeRuntimeLocked folds the runtime entries a peer sent (from is its
+// id) into ours (last writer wins), persists the result and applies what
+// changed. Requires n.mu.
 func (n *Node) mergeRuntimeLocked(from string, in []cluster.ConfigEntry) {
 	if len(in) == 0 {
 		return
@@ -107,6 +108,7 @@ func (n *Node) mergeRuntimeLocked(from string, in []cluster.ConfigEntry) {
 	if len(changed) == 0 {
 		return
 	}
+	n.log.Debug("runtime configuration received", "from", from, "masters", changed)
 	if err := n.rt.save(); err != nil {
 		n.log.Error("cannot persist runtime configuration", "err", err)
 	}
@@ -115,7 +117,7 @@ func (n *Node) mergeRuntimeLocked(from string, in []cluster.ConfigEntry) {
 		if old, ok := prev[name]; ok {
 			p = &old
 		}
-		n.reconcileLocked(name, p, from)
+		n.reconcileLocked(name, p, n.rt.state.Masters[name].Writer)
 	}
 	n.broadcastLocked()
 }

@@ -295,7 +295,7 @@ func TestServerConfigGetAndRuntimeChanges(t *testing.T) {
 		"SENTINEL CONFIG SET resolve-hostnames maybe\r\n":                   "-ERR Invalid value 'maybe' to SENTINEL CONFIG SET 'resolve-hostnames'\r\n",
 		"SENTINEL CONFIG SET announce-ip 10.1.2.3 announce-ip 10.1.2.4\r\n": "-ERR Duplicate argument 'announce-ip' to SENTINEL CONFIG SET\r\n",
 		"SENTINEL CONFIG SET announce-ip 10.1.2.3 announce-port\r\n":        "-ERR Missing argument 'announce-port' value\r\n",
-		"SENTINEL CONFIG SET announce-ip\r\n":                               "-ERR Only SENTINEL CONFIG GET <param> / SET <param> <value> are supported.\r\n",
+		"SENTINEL CONFIG SET announce-ip\r\n":                               "-ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.\r\n",
 		"SENTINEL CONFIG SET loglevel debug\r\n":                            "-ERR vigil's log level is log.level in its configuration file; it cannot be changed at runtime\r\n",
 		"SENTINEL CONFIG SET announce-ip 10.1.2.3 announce-port 26000\r\n":  "+OK\r\n",
 		"SENTINEL MONITOR x 127.0.0.1 1\r\n":                                "-ERR wrong number of arguments for 'sentinel|monitor' command\r\n",
