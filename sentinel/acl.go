@@ -193,7 +193,11 @@ func cmdACL(n *Node, c *clientConn, args []string) bool {
 		}
 		c.w.Map(6)
 		c.w.Bulk("flags")
-		c.w.BulkStrings(u.flags())
+		flags := u.flags()
+		c.w.Set(len(flags))
+		for _, f := range flags {
+			c.w.Bulk(f)
+		}
 		c.w.Bulk("passwords")
 		c.w.BulkStrings(u.hashes())
 		c.w.Bulk("commands")
@@ -257,7 +261,7 @@ func cmdACL(n *Node, c *clientConn, args []string) bool {
 		}
 		c.w.Array(0)
 	case "help":
-		c.w.BulkStrings(aclHelp())
+		writeHelp(c, aclHelp())
 	default: // setuser, deluser, save, load
 		c.w.Error(errACLReadOnly)
 	}

@@ -103,7 +103,7 @@ func cmdClient(n *Node, c *clientConn, args []string) bool {
 		}
 		return clientKill(n, c, args)
 	case "help":
-		c.w.BulkStrings([]string{
+		writeHelp(c, []string{
 			"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 			"GETNAME", "    Return the name of the current connection.",
 			"ID", "    Return the ID of the current connection.",

@@ -2,8 +2,12 @@ package sentinel
 
 import (
 	"fmt"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // command is one top-level command of the Sentinel-protocol port. arity
@@ -213,6 +217,18 @@ func cmdAuth(n *Node, c *clientConn, args []string) bool {
 		n.authenticate(c, args[1:])
 		return false
 	}
+	if len(args) == 3 {
+		// Without credentials the default user is "nopass": AUTH default
+		// <anything> succeeds and other users do not exist, as in
+		// redis-server.
+		if args[1] == defaultUser {
+			c.meta.user = ""
+			c.w.Simple("OK")
+		} else {
+			c.w.Error(errWrongPass)
+		}
+		return false
+	}
 	c.w.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 	return false
 }
@@ -317,4 +333,103 @@ func (n *Node) unsubscribe(c *clientConn, names []string, kind string, set func(
 		c.w.Int(c.subCount())
 	}
 	return false
+}
+
+// writeHelp writes a HELP reply as redis-server does: an array of status
+// lines.
+func writeHelp(c *clientConn, lines []string) {
+	c.w.Array(len(lines))
+	for _, l := range lines {
+		c.w.Simple(l)
+	}
+}
+
+// infoServer is INFO's Server section with redis-server's fields in its
+// order (those describing redis-server's build say what vigil is built
+// with), plus vigil_version.
+func (n *Node) infoServer() []string {
+	now := time.Now()
+	up := now.Sub(n.start)
+	osName := runtime.GOOS
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err == nil {
+		osName = utsString(u.Sysname[:]) + " " + utsString(u.Release[:]) + " " + utsString(u.Machine[:])
+	}
+	exe, _ := os.Executable()
+	return []string{
+		"redis_version:" + redisCompatVersion,
+		"redis_git_sha1:00000000",
+		"redis_git_dirty:0",
+		"redis_build_id:0",
+		"redis_mode:sentinel",
+		"os:" + osName,
+		"arch_bits:" + strconv.Itoa(strconv.IntSize),
+		"monotonic_clock:Go runtime",
+		"multiplexing_api:" + runtime.Version(),
+		"atomicvar_api:sync/atomic",
+		"gcc_version:0.0.0",
+		"process_id:" + strconv.Itoa(os.Getpid()),
+		"process_supervised:no",
+		"run_id:" + n.id,
+		"tcp_port:" + portOf(n.Addr()),
+		"server_time_usec:" + strconv.FormatInt(now.UnixMicro(), 10),
+		"uptime_in_seconds:" + strconv.FormatInt(int64(up.Seconds()), 10),
+		"uptime_in_days:" + strconv.FormatInt(int64(up.Hours()/24), 10),
+		"hz:10",
+		"configured_hz:10",
+		"lru_clock:" + strconv.FormatInt(now.Unix()&(1<<24-1), 10),
+		"executable:" + exe,
+		"config_file:",
+		"io_threads_active:0",
+		"vigil_version:" + Version,
+	}
+}
+
+func utsString(b []int8) string {
+	var s []byte
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		s = append(s, byte(c))
+	}
+	return string(s)
+}
+
+// infoClients is INFO's Clients section with redis-server's fields.
+func (n *Node) infoClients() []string {
+	count := 0
+	n.conns.Range(func(_, _ any) bool {
+		count++
+		return true
+	})
+	return []string{
+		"connected_clients:" + strconv.Itoa(count),
+		"cluster_connections:0",
+		"maxclients:10000",
+		"client_recent_max_input_buffer:0",
+		"client_recent_max_output_buffer:0",
+		"blocked_clients:0",
+		"tracking_clients:0",
+		"clients_in_timeout_table:0",
+	}
+}
+
+// infoCPU is INFO's CPU section: the process's CPU time (Go has no single
+// main thread; the main-thread fields repeat the process's).
+func infoCPU() []string {
+	var self, children syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	secs := func(tv syscall.Timeval) string {
+		return strconv.FormatFloat(float64(tv.Sec)+float64(tv.Usec)/1e6, 'f', 6, 64)
+	}
+	return []string{
+		"used_cpu_sys:" + secs(self.Stime),
+		"used_cpu_user:" + secs(self.Utime),
+		"used_cpu_sys_children:" + secs(children.Stime),
+		"used_cpu_user_children:" + secs(children.Utime),
+		"used_cpu_sys_main_thread:" + secs(self.Stime),
+		"used_cpu_user_main_thread:" + secs(self.Utime),
+	}
 }

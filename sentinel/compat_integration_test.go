@@ -52,34 +52,7 @@ func TestSameSentinelConfRunsBoth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	grp := redistest.StartGroup(t, 2, redistest.Options{})
-	ports := &redistest.Ports{}
-	write := func(port int) string {
-		dir := t.TempDir()
-		conf := filepath.Join(dir, "sentinel.conf")
-		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 2\nsentinel down-after-milliseconds mymaster 5000\nsentinel failover-timeout mymaster 60000\nsentinel parallel-syncs mymaster 1\n",
-			port, dir, grp.Master.Port)
-		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return conf
-	}
-	sPort, vPort := ports.Free(t), ports.Free(t)
-	sAddr := startRedisSentinel(t, write(sPort), sPort)
-
-	cfg, seed, _, err := config.LoadSentinelConf(write(vPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Gossip.Bind = "127.0.0.1:0"
-	if _, err := SeedFromSentinel(*cfg, seed); err != nil {
-		t.Fatal(err)
-	}
-	v := startNode(t, *cfg)
-	if v.Addr() != "127.0.0.1:"+strconv.Itoa(vPort) {
-		t.Fatalf("vigil listens on %s, want the conf's port %d", v.Addr(), vPort)
-	}
-
+	grp, sAddr, v := startBothOnGroup(t, 2)
 	both := func(args ...string) (string, string) {
 		return redisCLI(t, sAddr, args...), redisCLI(t, v.Addr(), args...)
 	}
@@ -122,6 +95,42 @@ func TestSameSentinelConfRunsBoth(t *testing.T) {
 			t.Errorf("INFO sentinel %q: redis-sentinel has %v, vigil has %v", key, strings.Contains(s, key), strings.Contains(vv, key))
 		}
 	}
+}
+
+// startBothOnGroup starts a master with replicas, one generated
+// sentinel.conf monitoring it as mymaster (quorum 2), and runs that file as
+// redis-sentinel and as vigil (the copies differ only in port and dir). It
+// returns the group, redis-sentinel's address and the vigil node.
+func startBothOnGroup(t *testing.T, replicas int) (*redistest.Group, string, *Node) {
+	t.Helper()
+	grp := redistest.StartGroup(t, replicas, redistest.Options{})
+	ports := &redistest.Ports{}
+	write := func(port int) string {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "sentinel.conf")
+		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 2\nsentinel down-after-milliseconds mymaster 5000\nsentinel failover-timeout mymaster 60000\nsentinel parallel-syncs mymaster 1\n",
+			port, dir, grp.Master.Port)
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return conf
+	}
+	sPort, vPort := ports.Free(t), ports.Free(t)
+	sAddr := startRedisSentinel(t, write(sPort), sPort)
+
+	cfg, seed, _, err := config.LoadSentinelConf(write(vPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Gossip.Bind = "127.0.0.1:0"
+	if _, err := SeedFromSentinel(*cfg, seed); err != nil {
+		t.Fatal(err)
+	}
+	v := startNode(t, *cfg)
+	if v.Addr() != "127.0.0.1:"+strconv.Itoa(vPort) {
+		t.Fatalf("vigil listens on %s, want the conf's port %d", v.Addr(), vPort)
+	}
+	return grp, sAddr, v
 }
 
 // fieldNames returns the field names of redis-cli's flat field/value

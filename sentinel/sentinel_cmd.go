@@ -65,7 +65,7 @@ func cmdSentinel(n *Node, c *clientConn, args []string) bool {
 }
 
 func sentHelp(n *Node, c *clientConn, args []string) {
-	c.w.BulkStrings([]string{
+	writeHelp(c, []string{
 		"SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 		"CKQUORUM <master-name>",
 		"    Check if the current Sentinel configuration is able to reach the quorum",
@@ -312,7 +312,7 @@ func sentInfoCache(n *Node, c *clientConn, args []string) {
 			c.w.Array(2)
 			c.w.Int(e.age)
 			if e.ok {
-				c.w.Verbatim(e.text)
+				c.w.Bulk(e.text)
 			} else {
 				c.w.NullBulk()
 			}
@@ -584,21 +584,13 @@ func cmdInfo(n *Node, c *clientConn, args []string) bool {
 		}
 	}
 	if want("server") {
-		up := time.Since(n.start)
-		add("Server",
-			"redis_version:"+redisCompatVersion,
-			"redis_mode:sentinel",
-			"vigil_version:"+Version,
-			"run_id:"+n.id,
-			"tcp_port:"+portOf(n.Addr()),
-			"uptime_in_seconds:"+strconv.FormatInt(int64(up.Seconds()), 10),
-			"uptime_in_days:"+strconv.FormatInt(int64(up.Hours()/24), 10),
-		)
+		add("Server", n.infoServer()...)
 	}
 	if want("clients") {
-		count := 0
-		n.conns.Range(func(_, _ any) bool { count++; return true })
-		add("Clients", "connected_clients:"+strconv.Itoa(count))
+		add("Clients", n.infoClients()...)
+	}
+	if want("cpu") {
+		add("CPU", infoCPU()...)
 	}
 	if want("sentinel") {
 		n.mu.Lock()
@@ -634,7 +626,7 @@ func cmdInfo(n *Node, c *clientConn, args []string) bool {
 		n.mu.Unlock()
 		add("Sentinel", lines...)
 	}
-	c.w.Verbatim(b.String())
+	c.w.Bulk(b.String()) // a bulk string in RESP3 too, as redis-server 7.0
 	return false
 }
 

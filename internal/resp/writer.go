@@ -174,6 +174,15 @@ func (w *Writer) Push(n int) {
 	w.header('*', int64(n))
 }
 
+// Set starts a set of n elements: ~n in RESP3, an array in RESP2.
+func (w *Writer) Set(n int) {
+	if w.Proto >= 3 {
+		w.header('~', int64(n))
+		return
+	}
+	w.header('*', int64(n))
+}
+
 // BulkStrings writes an array of bulk strings.
 func (w *Writer) BulkStrings(ss []string) {
 	w.Array(len(ss))
