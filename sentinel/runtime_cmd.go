@@ -308,3 +308,28 @@ func (n *Node) resolveHostnames() bool {
 	defer n.mu.Unlock()
 	return n.rt.state.Global["resolve-hostnames"] != "no"
 }
+
+// sentRevert is vigil's SENTINEL REVERT <name>: forget the runtime changes
+// of a master the configuration file defines, on every node, so that the
+// file's settings apply again; a master removed at runtime is monitored
+// again. A master added at runtime has no file settings to go back to:
+// SENTINEL REMOVE it instead.
+func sentRevert(n *Node, c *clientConn, args []string) {
+	name := args[2]
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	fm, inFile := n.rt.file[name]
+	switch {
+	case !inFile && n.groups[name] == nil:
+		c.w.Error(errNoSuchMaster.Error())
+		return
+	case !inFile:
+		c.w.Error("ERR " + name + " is not in the configuration file (it was added at runtime): use SENTINEL REMOVE")
+		return
+	}
+	if err := n.commitEntryLocked(cluster.ConfigEntry{Name: name, Addr: fm.Addr.String()}); err != nil {
+		c.w.Error(errFlush)
+		return
+	}
+	c.w.Simple("OK")
+}

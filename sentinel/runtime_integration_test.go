@@ -257,3 +257,78 @@ func TestRuntimeConfigRepliesLikeSentinel(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeConfigSurvivesRestartAndReverts: one node, its master
+// unreachable (no Redis needed). Runtime changes survive a restart; REVERT
+// brings back the file's settings, also for a removed master; CONFIG SET
+// values survive a restart, and announce-ip/announce-port take effect then.
+func TestRuntimeConfigSurvivesRestartAndReverts(t *testing.T) {
+	cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": master(t, "127.0.0.1:1", 2, 5*time.Second)})
+	n, stop := startStoppableNode(t, cfg)
+	cli := func(n *Node, args ...string) string { t.Helper(); return redisCLI(t, n.Addr(), args...) }
+	for _, cmd := range [][]string{
+		{"SENTINEL", "SET", "mymaster", "quorum", "1", "down-after-milliseconds", "1234", "auth-user", "u", "auth-pass", "p"},
+		{"SENTINEL", "MONITOR", "added", "127.0.0.1", "2", "1"},
+		{"SENTINEL", "CONFIG", "SET", "resolve-hostnames", "no"},
+		{"SENTINEL", "CONFIG", "SET", "announce-ip", "127.0.0.2"},
+		{"SENTINEL", "CONFIG", "SET", "announce-port", "26999"},
+	} {
+		if got := cli(n, cmd...); got != "OK" {
+			t.Fatalf("%q = %q", cmd, got)
+		}
+	}
+	if got := cli(n, "SENTINEL", "SET", "mymaster", "auth-pass", ""); !strings.Contains(got, "auth-user: set without auth-pass") {
+		t.Fatalf("SET auth-pass '' with auth-user set = %q, want the file's rule", got)
+	}
+	if got := cli(n, "SENTINEL", "MONITOR", "x", "localhost", "3", "1"); got != "ERR Invalid IP address or hostname specified" {
+		t.Fatalf("MONITOR of a hostname with resolve-hostnames no = %q", got)
+	}
+	if got := cli(n, "SENTINEL", "MONITOR", "same", "127.0.0.1", "2", "1"); !strings.Contains(got, "is also the address of masters.added") {
+		t.Fatalf("MONITOR of a monitored address = %q", got)
+	}
+	if got := cli(n, "SENTINEL", "MONITOR", "a/b", "127.0.0.1", "4", "1"); !strings.Contains(got, "invalid master name") {
+		t.Fatalf("MONITOR a/b = %q", got)
+	}
+	stop()
+
+	n, stop = startStoppableNode(t, cfg)
+	if got := masterField(t, n, "mymaster", "quorum") + "/" + masterField(t, n, "mymaster", "down-after-milliseconds"); got != "1/1234" {
+		t.Fatalf("after restart: quorum/down-after = %s, want 1/1234", got)
+	}
+	if got := masterField(t, n, "added", "quorum"); got != "1" {
+		t.Fatalf("after restart: added quorum = %q", got)
+	}
+	if got := cli(n, "SENTINEL", "CONFIG", "GET", "resolve-hostnames"); got != "resolve-hostnames\nno" {
+		t.Fatalf("after restart: CONFIG GET resolve-hostnames = %q", got)
+	}
+	if got := n.announceAddr(); got != "127.0.0.2:26999" {
+		t.Fatalf("after restart: announce address %q, want 127.0.0.2:26999", got)
+	}
+	if got := cli(n, "SENTINEL", "REVERT", "added"); !strings.Contains(got, "use SENTINEL REMOVE") {
+		t.Fatalf("REVERT of a runtime master = %q", got)
+	}
+	if got := cli(n, "SENTINEL", "REVERT", "nosuch"); got != "ERR No such master with that name" {
+		t.Fatalf("REVERT nosuch = %q", got)
+	}
+	if got := cli(n, "SENTINEL", "REVERT", "mymaster"); got != "OK" {
+		t.Fatalf("REVERT = %q", got)
+	}
+	if got := masterField(t, n, "mymaster", "quorum") + "/" + masterField(t, n, "mymaster", "down-after-milliseconds"); got != "2/5000" {
+		t.Fatalf("after REVERT: quorum/down-after = %s, want the file's 2/5000", got)
+	}
+	if got := cli(n, "SENTINEL", "REMOVE", "mymaster"); got != "OK" {
+		t.Fatalf("REMOVE = %q", got)
+	}
+	stop()
+
+	n, _ = startStoppableNode(t, cfg)
+	if got := cli(n, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"); got != "" {
+		t.Fatalf("a removed file master is back after a restart: %q", got)
+	}
+	if got := cli(n, "SENTINEL", "REVERT", "mymaster"); got != "OK" {
+		t.Fatalf("REVERT of a removed file master = %q", got)
+	}
+	if got := cli(n, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"); got != "127.0.0.1\n1" {
+		t.Fatalf("after REVERT of REMOVE: %q", got)
+	}
+}

@@ -43,6 +43,7 @@ func sentinelTable() map[string]sentinelSub {
 		"monitor":                 {6, sentMonitor},
 		"remove":                  {3, sentRemove},
 		"set":                     {-5, sentSet},
+		"revert":                  {3, sentRevert},
 		"debug":                   {-2, sentDebug},
 		"simulate-failure":        {-3, sentSimulateFailure},
 		"resume":                  {3, sentResume},
