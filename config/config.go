@@ -195,6 +195,11 @@ type MasterConfig struct {
 	// that a failover would lose (see docs/configuration.md).
 	WriteGuard       bool
 	WriteGuardMaxLag time.Duration
+	// DisableIsolationFence turns off the isolated-master fence
+	// (isolation-fence: false): by default a node that reaches the master
+	// but neither its replicas nor a majority of the nodes makes it refuse
+	// writes until the partition is over (see docs/reliability.md).
+	DisableIsolationFence bool
 	// AntiFlap is a quiet period after a failover of this master during
 	// which no automatic failover starts again (0: none).
 	AntiFlap time.Duration

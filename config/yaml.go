@@ -323,6 +323,7 @@ const (
 
 	keyWriteGuard       = "write-guard"
 	keyWriteGuardMaxLag = "write-guard-max-lag"
+	keyIsolationFence   = "isolation-fence"
 
 	keyAntiFlap               = "anti-flap"
 	keyPreFailoverHook        = "pre-failover-hook"
@@ -331,7 +332,7 @@ const (
 
 func masterKeys() []string {
 	return []string{keyAddr, keyQuorum, keyDownAfter, keyFailoverTimeout, keyParallelSyncs, keyAuthUser, keyAuthPass,
-		keyNotificationScript, keyClientReconfigScript, keyTLS, keyWriteGuard, keyWriteGuardMaxLag,
+		keyNotificationScript, keyClientReconfigScript, keyTLS, keyWriteGuard, keyWriteGuardMaxLag, keyIsolationFence,
 		keyAntiFlap, keyPreFailoverHook, keyPreFailoverHookTimeout}
 }
 
@@ -446,6 +447,13 @@ func (l *loader) decodeMasterKey(m *MasterConfig, masterKey string, f entry, set
 			return
 		}
 		m.WriteGuard = b
+	case keyIsolationFence:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			bad(fmt.Sprintf("must be true or false, got %q", s), nil)
+			return
+		}
+		m.DisableIsolationFence = !b
 	case keyAuthUser:
 		m.AuthUser = s
 	case keyAuthPass:

@@ -161,6 +161,9 @@ func masterYAML(key string, m MasterConfig) (*yaml.Node, error) {
 	if m.WriteGuard {
 		add(keyWriteGuard, yamlScalar("!!bool", "true"))
 	}
+	if m.DisableIsolationFence {
+		add(keyIsolationFence, yamlScalar("!!bool", "false"))
+	}
 	if m.WriteGuardMaxLag != 0 {
 		add(keyWriteGuardMaxLag, yamlScalar("!!str", FormatDuration(m.WriteGuardMaxLag)))
 	}

@@ -65,6 +65,7 @@ func fullConfig(t *testing.T) *Config {
 		m.ParallelSyncs = i + 1
 		m.WriteGuard = i%2 == 0
 		m.WriteGuardMaxLag = time.Duration(i+1) * time.Second
+		m.DisableIsolationFence = i%2 == 0
 		m.AntiFlap = time.Duration(i+1) * time.Minute
 		m.PreFailoverHookTimeout = time.Duration(i+1) * time.Second
 		c.Masters[name] = m

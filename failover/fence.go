@@ -69,9 +69,14 @@ type FenceView struct {
 	// node, form a majority, and they all have this instance as the master
 	// and do not see it down.
 	MajorityConfirms bool
-	// ReplicaSeen is the last time a replica that follows this master
+	// ReplicaSeen is the last time a replica of this master (role slave)
 	// answered this node (zero if never).
 	ReplicaSeen time.Time
+	// ReplicaFollows is the time of the latest INFO, answered after a
+	// PING, in which a replica reported following this very address with
+	// its link up (zero if none). Behind NAT a replica may name the master
+	// by another address; it then never lifts a fence.
+	ReplicaFollows time.Time
 	// ReplicaAck is the latest replica acknowledgement the master itself
 	// reported in INFO, estimated conservatively (never later than the
 	// real one); zero if unknown.
@@ -151,7 +156,7 @@ func DecideFence(v FenceView, p FencePolicy) (bool, FenceReason) {
 		switch {
 		case v.MajorityConfirms:
 			return false, FenceLiftMajority
-		case v.ReplicaSeen.After(v.FencedSince):
+		case v.ReplicaFollows.After(v.FencedSince):
 			return false, FenceLiftReplica
 		case !v.ReplicaAck.IsZero() && v.ReplicaAck.Sub(v.FencedSince) >= p.AckMargin:
 			return false, FenceLiftReplica

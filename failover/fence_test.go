@@ -50,7 +50,8 @@ func TestDecideFence(t *testing.T) {
 		{"fenced: kept in tilt", with(fenced, func(v *failover.FenceView) { v.Tilt = true }), true, failover.FenceSkipTilt},
 		{"fenced: kept while the master does not answer", with(fenced, func(v *failover.FenceView) { v.MasterUp = false }), true, failover.FenceSkipMasterDown},
 		{"fenced: majority confirms the master", with(fenced, func(v *failover.FenceView) { v.MajorityConfirms = true }), false, failover.FenceLiftMajority},
-		{"fenced: a replica follows it again", with(fenced, func(v *failover.FenceView) { v.ReplicaSeen = ms(4000) }), false, failover.FenceLiftReplica},
+		{"fenced: a replica follows it again", with(fenced, func(v *failover.FenceView) { v.ReplicaFollows = ms(4000) }), false, failover.FenceLiftReplica},
+		{"fenced: a replica answers but follows another master", with(fenced, func(v *failover.FenceView) { v.ReplicaSeen = ms(4000) }), true, failover.FenceHeld},
 		{"fenced: master reports acks after the fence", with(fenced, func(v *failover.FenceView) { v.ReplicaAck = ms(1600) }), false, failover.FenceLiftReplica},
 		{"fenced: an ack from before the fence is no evidence", with(fenced, func(v *failover.FenceView) { v.ReplicaAck = ms(1200) }), true, failover.FenceHeld},
 	}

@@ -218,6 +218,9 @@ func (n *Node) Listen() error {
 		Join:       n.cfg.Gossip.Join,
 		SecretKeys: keys,
 		Logger:     n.log,
+		// Fresh state from the peers every half second lets a node tell
+		// within a second that it lost the majority (fence.go).
+		BroadcastInterval: stateBroadcastPeriod,
 	}, n)
 	if err != nil {
 		_ = ln.Close()
@@ -531,6 +534,7 @@ func (n *Node) tick(now time.Time) {
 		n.stepAttemptLocked(g, now)
 		n.fixReplicasLocked(g, now)
 		n.guardWritesLocked(g, now)
+		n.fenceLocked(g, now)
 		for _, inst := range n.instances(g) {
 			if inst.link == nil {
 				continue

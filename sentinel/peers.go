@@ -8,7 +8,7 @@ import (
 )
 
 // opinionMaxAge is how old a peer's down opinion may be and still count
-// toward o_down. Peers re-broadcast their state every second and at once on
+// toward o_down. Peers re-broadcast their state every half second and at once on
 // every change, so a few seconds means "the peer has gone silent".
 const opinionMaxAge = 3 * time.Second
 

@@ -80,6 +80,8 @@ type group struct {
 	guardAddr  topology.Addr
 	guardAt    time.Time
 
+	fence fenceState // isolated-master fence (fence.go)
+
 	lastAbort   string // why this node's last attempt ended without a failover
 	lastAbortAt time.Time
 }

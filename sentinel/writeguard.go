@@ -34,7 +34,7 @@ const guardReassert = 30 * time.Second
 // guardWritesLocked keeps min-replicas-to-write on g's master in line.
 // Requires n.mu.
 func (n *Node) guardWritesLocked(g *group, now time.Time) {
-	if !g.cfg.WriteGuard || g.attempt != nil || g.switching || n.tiltLocked() {
+	if !g.cfg.WriteGuard || g.attempt != nil || g.switching || n.tiltLocked() || g.fence.active {
 		return
 	}
 	m := g.master
