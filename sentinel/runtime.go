@@ -181,6 +181,7 @@ func effectiveMaster(file map[string]config.MasterConfig, name string, e *cluste
 const (
 	optWriteGuard             = "write-guard"
 	optWriteGuardMaxLag       = "write-guard-max-lag"
+	optIsolationFence         = "isolation-fence"
 	optAntiFlap               = "anti-flap"
 	optPreFailoverHook        = "pre-failover-hook"
 	optPreFailoverHookTimeout = "pre-failover-hook-timeout"
@@ -231,6 +232,15 @@ func applyOption(mc *config.MasterConfig, key, val string) error {
 			mc.WriteGuard = true
 		case "no":
 			mc.WriteGuard = false
+		default:
+			err = fmt.Errorf("invalid value %q for %s", val, key)
+		}
+	case optIsolationFence:
+		switch strings.ToLower(val) {
+		case "yes":
+			mc.DisableIsolationFence = false
+		case "no":
+			mc.DisableIsolationFence = true
 		default:
 			err = fmt.Errorf("invalid value %q for %s", val, key)
 		}
@@ -302,7 +312,7 @@ func parseSet(args []string, denyScripts bool) ([]string, error) {
 			}
 			out = append(out, key, args[j])
 			continue
-		case optWriteGuard:
+		case optWriteGuard, optIsolationFence:
 			if more < 1 {
 				break
 			}
@@ -389,6 +399,7 @@ func optionValues(mc config.MasterConfig) []optionValue {
 		{key: "auth-pass", val: mc.AuthPass, secret: true},
 		{key: optWriteGuard, val: yesNo[mc.WriteGuard]},
 		{key: optWriteGuardMaxLag, val: ms(mc.WriteGuardMaxLag)},
+		{key: optIsolationFence, val: yesNo[!mc.DisableIsolationFence]},
 		{key: optAntiFlap, val: ms(mc.AntiFlap)},
 		{key: optPreFailoverHook, val: mc.PreFailoverHook},
 		{key: optPreFailoverHookTimeout, val: ms(mc.PreFailoverHookTimeout)},

@@ -99,14 +99,14 @@ func TestEffectiveMaster(t *testing.T) {
 	}
 	// SET on a file master: the file's settings plus the options.
 	set := &cluster.ConfigEntry{Name: "mymaster", Addr: "10.0.0.1:6379", Options: map[string]string{
-		"down-after-milliseconds": "5000", "quorum": "3", "write-guard": "yes", "anti-flap": "60000",
+		"down-after-milliseconds": "5000", "quorum": "3", "write-guard": "yes", "anti-flap": "60000", "isolation-fence": "no",
 		"rename-command config": "cfg", "master-reboot-down-after-period": "0",
 	}}
 	mc, ok, err := effectiveMaster(file, "mymaster", set)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if mc.DownAfter != 5*time.Second || mc.Quorum != 3 || !mc.WriteGuard || mc.AntiFlap != time.Minute || mc.AuthPass != "from-file" {
+	if mc.DownAfter != 5*time.Second || mc.Quorum != 3 || !mc.WriteGuard || mc.AntiFlap != time.Minute || mc.AuthPass != "from-file" || !mc.DisableIsolationFence {
 		t.Fatalf("SET on file master: %+v", mc)
 	}
 	// MONITOR: defaults, not the file's entry of the same name.
@@ -174,6 +174,7 @@ func TestParseSet(t *testing.T) {
 		{false, []string{"notification-script", "/no/such/script"}, "ERR Notification script seems non existing or non executable"},
 		{false, []string{"client-reconfig-script", "/no/such/script"}, "ERR Client reconfiguration script seems non existing or non executable"},
 		{true, []string{"write-guard", "maybe"}, "ERR Invalid argument 'maybe' for SENTINEL SET 'write-guard'"},
+		{true, []string{"isolation-fence", "off"}, "ERR Invalid argument 'off' for SENTINEL SET 'isolation-fence'"},
 		{true, []string{"auth-pass", "bad\xffutf8"}, "ERR Invalid argument 'bad\xffutf8' for SENTINEL SET 'auth-pass'"},
 	} {
 		_, err := parseSet(tc.args, tc.deny)
