@@ -25,7 +25,10 @@ type Probe struct {
 	// PingPending is true while a PING sent after LastAcceptableReply has
 	// not been answered acceptably, and PingPendingSince is when the oldest
 	// such PING was sent. When PingPendingSince is set, silence is measured
-	// from it, as Sentinel does.
+	// from it, as Sentinel does. A driver whose PING was refused or whose
+	// link was closed (nothing answers there, as opposed to a PING that
+	// timed out) reports no pending PING, so silence runs from
+	// LastAcceptableReply: Sentinel's rule for a disconnected link.
 	PingPending      bool
 	PingPendingSince time.Time
 	// ConfiguredMaster is true when our configuration says the instance is

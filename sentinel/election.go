@@ -265,6 +265,7 @@ func (n *Node) handleVoteReply(from cluster.Member, r cluster.VoteReply) {
 	p.masters[g.name()] = v
 	if a := g.attempt; a != nil && r.LeaderEpoch == a.epoch && r.Leader != "*" {
 		a.votes[from.ID] = r.Leader
+		n.wakeTick()
 	}
 }
 

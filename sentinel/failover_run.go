@@ -196,6 +196,7 @@ func (n *Node) runCommand(g *group, a *attempt, addr, to topology.Addr, result f
 		}
 		if g.attempt == a {
 			n.applyLocked(g, a.m.Step(time.Now(), result(err)))
+			n.wakeTick()
 		}
 	})
 }

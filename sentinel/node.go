@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ type Node struct {
 	history *historyStore
 	scripts *scripts.Runner
 	bcast   chan struct{} // wakes the broadcaster
+	wake    chan struct{} // runs a tick now (see wakeTick)
 
 	shutdown context.CancelFunc // stops Run (SHUTDOWN); set by Run
 	sim      simulation         // SENTINEL SIMULATE-FAILURE (simulate.go)
@@ -103,6 +105,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		groups:  map[string]*group{},
 		peers:   map[string]*peer{},
 		bcast:   make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
 
 		commands:     commandTable(),
 		sentinelCmds: sentinelTable(),
@@ -393,6 +396,13 @@ func (n *Node) recordPing(l *link, at time.Time, err error) {
 	}
 	if !isReply(err) {
 		inst.connected = false
+		if !timedOut(err) {
+			// Refused, reset or closed: the PING never got an answer
+			// because nothing is there, not because the instance is
+			// slow. Like Sentinel's disconnected link, silence then runs
+			// from the last acceptable reply, not from this PING.
+			inst.pingPendingSince = time.Time{}
+		}
 		return
 	}
 	inst.connected = true
@@ -401,6 +411,14 @@ func (n *Node) recordPing(l *link, at time.Time, err error) {
 		inst.lastOKReply = at
 		inst.pingPendingSince = time.Time{}
 	}
+}
+
+// timedOut reports whether a failed request ran out of time (the instance
+// may be alive but stopped or slow) rather than being refused or cut.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }
 
 func (n *Node) recordInfo(l *link, at time.Time, text string, err error) {
@@ -439,6 +457,9 @@ func (n *Node) recordInfo(l *link, at time.Time, text string, err error) {
 	inst.info = info
 	if inst.isMaster() && info.Role == topology.RoleMaster {
 		n.discoverReplicas(inst.group, info.Replicas)
+	}
+	if g := inst.group; g.attempt != nil || g.switching {
+		n.wakeTick() // a promotion or re-pointing may be confirmed
 	}
 }
 
@@ -491,7 +512,21 @@ func (n *Node) tickLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			n.tick(now)
+		case <-n.wake:
+			n.tick(time.Now())
 		}
+	}
+}
+
+// wakeTick makes the tick loop re-evaluate now rather than at its next
+// tick, when something a running decision waits for has just arrived (a
+// vote, a command's result, an INFO during a failover, a peer's changed
+// opinion): each step of a failover then follows the previous one without
+// waiting up to tickPeriod. Wakes coalesce. Safe with or without n.mu.
+func (n *Node) wakeTick() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -85,6 +85,9 @@ func (n *Node) HandleState(from cluster.Member, st cluster.NodeState) {
 		if g == nil {
 			continue
 		}
+		if prev := p.masters[ms.Name]; prev.sdown != ms.SDown || prev.addr != ms.Addr {
+			n.wakeTick() // o_down may have changed
+		}
 		p.masters[ms.Name] = peerView{
 			addr: ms.Addr, configEpoch: ms.ConfigEpoch, sdown: ms.SDown, at: now,
 			leader: ms.Leader, leaderEpoch: ms.LeaderEpoch, pauseVersion: ms.PauseVersion,
