@@ -235,6 +235,9 @@ func (n *Node) removeGroupLocked(g *group, by string) {
 		g.attempt = nil
 		n.endRecordLocked(g, "aborted: SENTINEL REMOVE", "")
 	}
+	if g.fence.active && n.runCtx != nil {
+		n.unfenceLocked(g, "master removed") // nobody would lift it later
+	}
 	for _, p := range n.peers {
 		delete(p.masters, name)
 	}
