@@ -510,8 +510,11 @@ func (n *Node) tickLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			n.tick(now)
+		case <-t.C:
+			// Not the tick's own timestamp: a tick that waited in the
+			// channel while a wake ran would be older than the last one,
+			// which TILT takes for the clock going backwards.
+			n.tick(time.Now())
 		case <-n.wake:
 			n.tick(time.Now())
 		}
