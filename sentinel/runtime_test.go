@@ -211,3 +211,41 @@ func TestRuntimeFileCorrupt(t *testing.T) {
 		t.Fatal("invalid entry accepted")
 	}
 }
+
+// TestMergeRuntimeRefusesWhatItCannotApply: entries that pass the wire
+// checks but break the configuration rules are kept (so every node still
+// converges on the same entries) but not applied; the node keeps its
+// settings and applies the next good entry.
+func TestMergeRuntimeRefusesWhatItCannotApply(t *testing.T) {
+	cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": master(t, "127.0.0.1:1", 2, 5*time.Second)})
+	n, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.mergeRuntimeLocked(writerB, []cluster.ConfigEntry{
+		{Name: "mymaster", Version: 5, Writer: writerB, Addr: "127.0.0.1:1", Options: map[string]string{"quorum": "0"}},
+		{Name: "new", Version: 6, Writer: writerB, Monitor: true, Addr: "127.0.0.1:2"}, // no quorum
+		{Name: "hook", Version: 7, Writer: writerB, Monitor: true, Addr: "127.0.0.1:3", Options: map[string]string{"quorum": "1", "notification-script": "/bin/true"}},
+	})
+	if q := n.groups["mymaster"].cfg.Quorum; q != 2 {
+		t.Fatalf("quorum 0 applied: %d", q)
+	}
+	if n.groups["new"] != nil || n.groups["hook"] != nil {
+		t.Fatal("a master without quorum, or with a script path under deny-scripts-reconfig, was added")
+	}
+	if len(n.rt.state.Masters) != 3 || n.rt.state.Clock != 7 {
+		t.Fatalf("entries not kept: %d entries, clock %d", len(n.rt.state.Masters), n.rt.state.Clock)
+	}
+	n.mergeRuntimeLocked(writerB, []cluster.ConfigEntry{
+		{Name: "mymaster", Version: 8, Writer: writerB, Addr: "127.0.0.1:1", Options: map[string]string{"quorum": "3"}},
+	})
+	if q := n.groups["mymaster"].cfg.Quorum; q != 3 {
+		t.Fatalf("good entry not applied: quorum %d", q)
+	}
+	rc, err := loadRuntime(cfg.Node.DataDir)
+	if err != nil || rc.state.Masters["mymaster"].Version != 8 || rc.state.Clock != 8 {
+		t.Fatalf("runtime.json: %+v %v", rc, err)
+	}
+}
