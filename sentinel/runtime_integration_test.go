@@ -79,6 +79,7 @@ func TestRuntimeConfigReachesEveryNode(t *testing.T) {
 
 	// MONITOR on node 0: every node monitors it, finds its replica and
 	// sees the other nodes monitor it too.
+	start := time.Now()
 	if got := redisCLI(t, nodes[0].Addr(), "SENTINEL", "monitor", "extra", "127.0.0.1", strconv.Itoa(extra.Master.Port), "2"); got != "OK" {
 		t.Fatalf("MONITOR = %q", got)
 	}
@@ -91,6 +92,7 @@ func TestRuntimeConfigReachesEveryNode(t *testing.T) {
 		}
 		return true
 	})
+	t.Logf("MONITOR reached every node %s after the command was sent", time.Since(start).Round(time.Millisecond))
 	waitPeers(t, nodes, "extra")
 	redistest.WaitFor(t, 20*time.Second, "node 2 to discover extra's replica", func() bool {
 		return len(splitInstances(redisCLI(t, nodes[2].Addr(), "SENTINEL", "replicas", "extra"))) == 1
@@ -99,6 +101,7 @@ func TestRuntimeConfigReachesEveryNode(t *testing.T) {
 
 	// SET on node 1, several options at once, on the new master and on a
 	// master from the file.
+	start = time.Now()
 	if got := redisCLI(t, nodes[1].Addr(), "SENTINEL", "set", "extra", "down-after-milliseconds", "4321", "quorum", "1"); got != "OK" {
 		t.Fatalf("SET = %q", got)
 	}
@@ -114,6 +117,7 @@ func TestRuntimeConfigReachesEveryNode(t *testing.T) {
 		}
 		return true
 	})
+	t.Logf("SET reached every node %s after the commands were sent", time.Since(start).Round(time.Millisecond))
 
 	// REMOVE on node 0 while node 2 is down.
 	stops[2]()
@@ -135,11 +139,13 @@ func TestRuntimeConfigReachesEveryNode(t *testing.T) {
 
 	// Node 2 restarts from its files: it still has extra (it was down for
 	// the REMOVE), until gossip brings the tombstone.
+	start = time.Now()
 	n2, _ := startStoppableNode(t, cfgs[2])
 	nodes[2] = n2
 	redistest.WaitFor(t, 30*time.Second, "the restarted node to drop extra", func() bool {
 		return redisCLI(t, n2.Addr(), "SENTINEL", "get-master-addr-by-name", "extra") == ""
 	})
+	t.Logf("the restarted node dropped the removed master %s after its start", time.Since(start).Round(time.Millisecond))
 	if got := masterField(t, n2, "mymaster", "failover-timeout"); got != "77000" {
 		t.Fatalf("restarted node: mymaster failover-timeout = %q, want its runtime change 77000", got)
 	}
