@@ -147,8 +147,9 @@ func cloneEntry(e cluster.ConfigEntry) cluster.ConfigEntry {
 
 // effectiveMaster is the configuration of master name given the file's
 // masters and the runtime entry: ok is false when the master is not
-// monitored (removed, or only known from an entry that cannot be applied).
-// The result is validated with the configuration file's rules.
+// monitored (removed, or changed with SET but not in this node's file).
+// The result is validated with the configuration file's rules; an entry
+// that breaks them is an error.
 func effectiveMaster(file map[string]config.MasterConfig, name string, e *cluster.ConfigEntry) (mc config.MasterConfig, ok bool, err error) {
 	fm, inFile := file[name]
 	switch {
@@ -156,7 +157,11 @@ func effectiveMaster(file map[string]config.MasterConfig, name string, e *cluste
 		return fm, inFile, nil
 	case e.Removed:
 		return config.MasterConfig{}, false, nil
-	case inFile && !e.Monitor:
+	case !e.Monitor && !inFile:
+		// Settings of a master of some node's file, not of ours: it is
+		// monitored here only if added with MONITOR.
+		return config.MasterConfig{}, false, nil
+	case !e.Monitor:
 		mc = fm
 	default:
 		addr, err := topology.ParseAddr(e.Addr)

@@ -109,6 +109,10 @@ func TestEffectiveMaster(t *testing.T) {
 	if mc.DownAfter != 5*time.Second || mc.Quorum != 3 || !mc.WriteGuard || mc.AntiFlap != time.Minute || mc.AuthPass != "from-file" || !mc.DisableIsolationFence {
 		t.Fatalf("SET on file master: %+v", mc)
 	}
+	// SET of a master this node's file does not define: not monitored.
+	if _, ok, err := effectiveMaster(file, "theirs", &cluster.ConfigEntry{Name: "theirs", Addr: "10.0.0.7:6379", Options: map[string]string{"quorum": "2"}}); ok || err != nil {
+		t.Fatalf("SET of another node's file master: %t %v", ok, err)
+	}
 	// MONITOR: defaults, not the file's entry of the same name.
 	mon := &cluster.ConfigEntry{Name: "mymaster", Monitor: true, Addr: "10.0.0.9:6380", Options: map[string]string{"quorum": "1"}}
 	mc, ok, err = effectiveMaster(file, "mymaster", mon)
