@@ -49,6 +49,14 @@ type Candidate struct {
 	RoleReported topology.Role
 	ReplicaOf    topology.Addr
 	LinkUp       bool
+	// ForeignHistory is true for a replica that reports role master with
+	// a replication history that does not continue the failing master's
+	// (neither its replication ID nor the one it inherited is the
+	// master's): it restarted empty, or the address is now another
+	// server. A replica promoted by a leader that then died (an orphan)
+	// continues the history and is not foreign; for it Offset is its
+	// master_repl_offset.
+	ForeignHistory bool
 }
 
 // RejectReason says why a replica cannot be promoted.
@@ -72,6 +80,9 @@ const (
 	// longer than (time the master has been s_down) + 10×DownAfter, so its
 	// data is too old.
 	RejectMasterLinkDownTooLong
+	// RejectForeignHistory: it reports role master with a replication
+	// history that is not the master's (Candidate.ForeignHistory).
+	RejectForeignHistory
 )
 
 // String returns a short stable name, suitable as a log field or metric label.
@@ -89,6 +100,8 @@ func (r RejectReason) String() string {
 		return "stale-info"
 	case RejectMasterLinkDownTooLong:
 		return "master-link-down-too-long"
+	case RejectForeignHistory:
+		return "foreign-history"
 	}
 	return "unknown"
 }
@@ -104,10 +117,13 @@ type Rejection struct {
 // s_down or o_down replicas, disconnected ones, no acceptable PING reply for
 // more than 5×PingPeriod, priority 0, INFO older than 5×PingPeriod (master
 // s_down) or 3×InfoPeriod (master up), and a master link down for longer than
-// (now − master.SDownSince, if the master is s_down) + 10×DownAfter.
+// (now − master.SDownSince, if the master is s_down) + 10×DownAfter; and,
+// beyond Sentinel, a replica reporting role master with a foreign
+// replication history (Candidate.ForeignHistory).
 //
 // The remaining replicas are ranked by lower Priority, then larger Offset,
-// then smaller RunID compared case-insensitively with an empty RunID last.
+// then one already reporting role master first, then smaller RunID
+// compared case-insensitively with an empty RunID last.
 // Unlike Sentinel (whose qsort leaves full ties unordered) a final tie-break
 // on the address string makes the choice deterministic.
 //
@@ -158,6 +174,8 @@ func rejectReason(m MasterView, c Candidate, now time.Time) RejectReason {
 		return RejectStaleInfo
 	case c.MasterLinkDownFor > addDur(masterDownFor, mulDur(m.DownAfter, 10)):
 		return RejectMasterLinkDownTooLong
+	case c.ForeignHistory:
+		return RejectForeignHistory
 	}
 	return 0
 }
@@ -169,6 +187,12 @@ func betterCandidate(a, b Candidate) bool {
 	}
 	if a.Offset != b.Offset {
 		return a.Offset > b.Offset
+	}
+	// At equal offsets, a replica already promoted (by a leader that
+	// died before finishing) keeps its role: no second promotion, and any
+	// write it took is kept.
+	if am, bm := a.RoleReported == topology.RoleMaster, b.RoleReported == topology.RoleMaster; am != bm {
+		return am
 	}
 	if (a.RunID == "") != (b.RunID == "") {
 		return b.RunID == ""

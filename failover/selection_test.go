@@ -77,6 +77,9 @@ func TestSelectReplicaExclusions(t *testing.T) {
 		{"first reason wins: disconnected before stale ping", sdown, with(func(c *failover.Candidate) { c.Disconnected, c.LastAcceptableReply = true, t0 }), failover.RejectDisconnected},
 		{"first reason wins: stale ping before priority", sdown, with(func(c *failover.Candidate) { c.Priority, c.LastAcceptableReply = 0, t0 }), failover.RejectStalePing},
 		{"first reason wins: priority before stale info", sdown, with(func(c *failover.Candidate) { c.Priority, c.InfoRefreshed = 0, t0 }), failover.RejectPriorityZero},
+		{"foreign history (restarted empty as a master)", sdown, with(func(c *failover.Candidate) { c.RoleReported, c.ForeignHistory = topology.RoleMaster, true }), failover.RejectForeignHistory},
+		{"orphan master continuing the history", sdown, with(func(c *failover.Candidate) { c.RoleReported = topology.RoleMaster }), 0},
+		{"first reason wins: link before foreign history", sdown, with(func(c *failover.Candidate) { c.ForeignHistory, c.MasterLinkDownFor = true, time.Hour*1000 }), failover.RejectMasterLinkDownTooLong},
 		{"first reason wins: stale info before link", sdown, with(func(c *failover.Candidate) { c.InfoRefreshed, c.MasterLinkDownFor = t0, time.Hour*1000 }), failover.RejectStaleInfo},
 	}
 	for _, tc := range tests {
@@ -119,6 +122,9 @@ func TestSelectReplicaOrdering(t *testing.T) {
 		{"full tie: smaller address", []failover.Candidate{cand(r3, 100, 5, "AA"), cand(r2, 100, 5, "aa")}, r2},
 		{"full tie, empty run ids: smaller address", []failover.Candidate{cand(r2, 100, 5, ""), cand(r1, 100, 5, "")}, r1},
 		{"three-way", []failover.Candidate{cand(r1, 100, 5, "c"), cand(r2, 50, 3, "z"), cand(r3, 50, 4, "y")}, r3},
+		{"same offset: an orphan already master wins", []failover.Candidate{cand(r1, 100, 5, "a"), orphan(cand(r2, 100, 5, "b"))}, r2},
+		{"orphan behind: larger offset still wins", []failover.Candidate{cand(r1, 100, 6, "a"), orphan(cand(r2, 100, 5, "b"))}, r1},
+		{"orphan: priority still first", []failover.Candidate{cand(r1, 10, 5, "a"), orphan(cand(r2, 100, 5, "b"))}, r1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,6 +134,12 @@ func TestSelectReplicaOrdering(t *testing.T) {
 			}
 		})
 	}
+}
+
+// orphan makes c a replica already promoted by a leader that died.
+func orphan(c failover.Candidate) failover.Candidate {
+	c.RoleReported = topology.RoleMaster
+	return c
 }
 
 func TestSelectReplicaMixed(t *testing.T) {
@@ -170,6 +182,7 @@ func TestRejectReasonString(t *testing.T) {
 		failover.RejectPriorityZero:          "priority-zero",
 		failover.RejectStaleInfo:             "stale-info",
 		failover.RejectMasterLinkDownTooLong: "master-link-down-too-long",
+		failover.RejectForeignHistory:        "foreign-history",
 		failover.RejectReason(0):             "unknown",
 	} {
 		if got := r.String(); got != want {
