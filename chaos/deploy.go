@@ -21,6 +21,10 @@ type deployment struct {
 	// proxy, when not nil, stands in front of the master for the replicas
 	// and the controllers: they know the master by proxy.Addr().
 	proxy *testbed.Proxy
+	// part, when not nil, splits the deployment in two sides that can be
+	// cut apart: {master, controller 1, writer} | {replicas, the other
+	// controllers}.
+	part *testbed.Partition
 	// advertised is the master's address as the controllers were told it.
 	advertised string
 	rt         router
@@ -34,6 +38,7 @@ type deployment struct {
 // deployOptions are what a scenario needs from its deployment.
 type deployOptions struct {
 	proxy       bool // put the master behind a proxy (replicas and controllers)
+	partition   bool // master and controller 1 on side A, the rest on side B of a testbed.Partition
 	persistence bool // append-only file with fsync always on every server
 	writer      bool // start the writer
 }
@@ -43,7 +48,15 @@ type deployOptions struct {
 // the master.
 func setup(ctx context.Context, env *testbed.Env, kind testbed.Kind, cfg settings, opts deployOptions) (*deployment, error) {
 	d := &deployment{env: env, kind: kind, cfg: cfg, rt: router{route: map[string]string{}}}
-	master, err := env.StartRedis(ctx, "")
+	var sideA, sideB testbed.Placement
+	if opts.partition {
+		var err error
+		if d.part, err = env.StartPartition(ctx); err != nil {
+			return nil, err
+		}
+		sideA, sideB = d.part.SideA(), d.part.SideB()
+	}
+	master, err := env.StartRedisAt(ctx, "", sideA)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +70,7 @@ func setup(ctx context.Context, env *testbed.Env, kind testbed.Kind, cfg setting
 	}
 	d.group = &testbed.Group{Master: master}
 	for range cfg.replicas {
-		r, err := env.StartRedis(ctx, d.advertised)
+		r, err := env.StartRedisAt(ctx, d.advertised, sideB)
 		if err != nil {
 			return nil, err
 		}
@@ -73,14 +86,24 @@ func setup(ctx context.Context, env *testbed.Env, kind testbed.Kind, cfg setting
 			}
 		}
 	}
-	d.ctrls, err = env.StartControllers(ctx, cfg.controllers, testbed.ControllerConfig{
+	cc := testbed.ControllerConfig{
 		Kind:            kind,
 		MasterName:      cfg.masterName,
 		MasterAddr:      d.advertised,
 		Quorum:          cfg.quorum,
 		DownAfter:       cfg.downAfter,
 		FailoverTimeout: cfg.failoverTimeout,
-	})
+	}
+	if kind == testbed.KindVigil {
+		cc.Extra = cfg.vigilExtra
+	}
+	if opts.partition {
+		cc.Placements = []testbed.Placement{sideA}
+		for range cfg.controllers - 1 {
+			cc.Placements = append(cc.Placements, sideB)
+		}
+	}
+	d.ctrls, err = env.StartControllers(ctx, cfg.controllers, cc)
 	if err != nil {
 		return nil, err
 	}
@@ -90,10 +113,10 @@ func setup(ctx context.Context, env *testbed.Env, kind testbed.Kind, cfg setting
 	if err := testbed.WaitControllersReady(ctx, d.ctrls, cfg.masterName, cfg.replicas); err != nil {
 		return nil, err
 	}
-	if d.watcher, err = testbed.WatchEvents(ctx, d.ctrlAddrs); err != nil {
+	if d.watcher, err = testbed.WatchEventsFrom(ctx, d.ctrlAddrs, env.Observer()); err != nil {
 		return nil, err
 	}
-	d.prober = testbed.ProbeRoles(ctx, d.serverAddrs(), cfg.probeInterval)
+	d.prober = testbed.ProbeRolesFrom(ctx, d.serverAddrs(), cfg.probeInterval, env.Observer())
 	if opts.writer {
 		d.writer = startWriter(ctx, cfg.masterName, d.ctrlAddrs, d.rt, cfg.writeInterval, cfg.writeTimeout, keyPrefix)
 		from := time.Now()

@@ -56,6 +56,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	kinds := fs.String("kinds", "vigil,sentinel", "controller kinds, comma-separated")
 	fs.DurationVar(&o.cfg.downAfter, "down-after", o.cfg.downAfter, "down-after of every controller")
 	fs.DurationVar(&o.cfg.failoverTimeout, "failover-timeout", o.cfg.failoverTimeout, "failover-timeout of every controller")
+	writeGuard := fs.Bool("write-guard", false, "vigil: masters.NAME.write-guard on (min-replicas-to-write 1, max-lag 1)")
+	fence := fs.Bool("isolation-fence", true, "vigil: masters.NAME.isolation-fence (false turns the isolated-master fence off)")
 	fs.StringVar(&o.vigil, "vigil", testbed.DefaultVigil, "vigil binary (run `make build` first)")
 	fs.StringVar(&o.out, "out", "chaos/results/latest.json", "raw results (JSON)")
 	fs.StringVar(&o.docPath, "doc", "docs/reliability.md", "report to regenerate")
@@ -85,6 +87,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if !set["docs"] {
 			o.docs = false
 		}
+	}
+	if *writeGuard {
+		o.cfg.vigilExtra += "    write-guard: true\n"
+	}
+	if !*fence {
+		o.cfg.vigilExtra += "    isolation-fence: false\n"
 	}
 	var errs []error
 	var err error

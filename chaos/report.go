@@ -161,9 +161,30 @@ func rows(sc scenario, byKind map[testbed.Kind]cell, kinds []testbed.Kind) [][]s
 		return s
 	})
 	add("acked writes lost (min / med / max)", func(c cell) string { return c.lost().format(1, 0) })
-	if sc.name == "partition" {
+	if sc.name == "partition" || sc.name == "partition-with-controller" {
 		add("… of them acked by the isolated old master", func(c cell) string {
 			return c.values(readBack, func(r RunResult) float64 { return float64(r.LostAfterFault) }).format(1, 0)
+		})
+		add("isolated master acked writes until [ms after the cut] (max)", func(c cell) string {
+			s := c.values(func(r RunResult) bool { return measured(r) && !r.HealAt.IsZero() }, func(r RunResult) float64 { return max(r.IsolatedAckMS, 0) })
+			if s.n == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.0f", s.max)
+		})
+		add("writes it acked after the heal (total)", func(c cell) string {
+			t := 0
+			for _, r := range c.runs {
+				t += r.AckedAfterHeal
+			}
+			return fmt.Sprint(t)
+		})
+		add("old master demoted [ms after the heal] (max)", func(c cell) string {
+			s := c.values(func(r RunResult) bool { return measured(r) && r.DemotedMS > 0 }, func(r RunResult) float64 { return r.DemotedMS })
+			if s.n == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.0f", s.max)
 		})
 	}
 	if sc.recover != "" {

@@ -52,6 +52,9 @@ type Settings struct {
 	OutageForS        float64 `json:"outage_for_s"`
 	Switchovers       int     `json:"switchovers"`
 	LinClients        int     `json:"lin_clients"`
+	// VigilExtra is what -write-guard / -isolation-fence added to every
+	// vigil node's master section.
+	VigilExtra string `json:"vigil_extra,omitempty"`
 }
 
 func (s settings) describe(runs int) Settings {
@@ -76,6 +79,7 @@ func (s settings) describe(runs int) Settings {
 		OutageForS:        s.outageFor.Seconds(),
 		Switchovers:       s.switchovers,
 		LinClients:        s.linClients,
+		VigilExtra:        s.vigilExtra,
 	}
 }
 

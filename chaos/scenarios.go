@@ -45,6 +45,9 @@ type settings struct {
 	switchovers        int
 	linClients         int
 	linTimeout         time.Duration
+	// vigilExtra is appended to every vigil node's master section
+	// (-vigil-extra, e.g. "    write-guard: true\n").
+	vigilExtra string
 }
 
 // defaultSettings are the brief's: 3 controllers, quorum 2, down-after 1 s,
@@ -120,6 +123,15 @@ type RunResult struct {
 	// LostAfterFault counts lost writes acknowledged by the old master at
 	// or after the fault (the partition scenario's figure).
 	LostAfterFault int `json:"lost_after_fault"`
+	// The partition scenarios: HealAt is when the cut ended; IsolatedAckMS
+	// how long after the cut the isolated old master acknowledged its last
+	// write (-1: none after the cut); AckedAfterHeal how many writes it
+	// acknowledged after the heal; DemotedMS how long after the heal it
+	// first answered ROLE slave (-1: never within the wait).
+	HealAt         time.Time `json:"heal_at,omitzero"`
+	IsolatedAckMS  float64   `json:"isolated_ack_ms,omitempty"`
+	AckedAfterHeal int       `json:"acked_after_heal,omitempty"`
+	DemotedMS      float64   `json:"demoted_ms,omitempty"`
 
 	MasterChanges  []string       `json:"master_changes,omitempty"`
 	EventCounts    map[string]int `json:"event_counts,omitempty"`
@@ -192,6 +204,8 @@ func scenarios() []scenario {
 			recover: "cut → settled", deploy: deployOptions{writer: true, proxy: true}, inject: injectPartition},
 		{id: 8, name: "switchover-linearizable", title: "SENTINEL SWITCHOVER under concurrent readers and writers of one register (linearizability)", vigilOnly: true,
 			recover: "SWITCHOVER sent → settled, slowest of the run", run: runSwitchoverLinearizable},
+		{id: 9, name: "partition-with-controller", title: "partition {master, controller 1, writer} | {replicas, controllers 2 and 3} for 10 s (network namespace; gossip cut too)", expectFailover: true,
+			recover: "cut → settled", deploy: deployOptions{writer: true, partition: true}, inject: injectNetPartition},
 	}
 }
 
@@ -343,6 +357,16 @@ func runGeneric(ctx context.Context, env *testbed.Env, sc scenario, kind testbed
 		for _, seq := range lost {
 			if w := bySeq[seq]; w.Addr == old && !w.Start.Before(r.FaultAt) {
 				r.LostAfterFault++
+			}
+		}
+		if !r.HealAt.IsZero() && r.FinalMaster != old {
+			for _, w := range writes {
+				if w.Acked() && w.Addr == old && w.End.After(r.HealAt) {
+					r.AckedAfterHeal++
+				}
+			}
+			if r.AckedAfterHeal > 0 {
+				r.note("%d writes acknowledged by the old master after the heal", r.AckedAfterHeal)
 			}
 		}
 		if r.Lost > 0 {
@@ -564,9 +588,11 @@ func injectPartition(ctx context.Context, d *deployment, r *RunResult) ([]*testb
 		r.note("no +switch-master before the heal; %s", explain(ctx, d))
 	}
 	d.proxy.Heal()
+	r.HealAt = time.Now()
 	if err != nil {
 		return nil, err
 	}
+	measureIsolation(ctx, d, r)
 	old := d.group.Master.Addr()
 	var last testbed.Write
 	for _, w := range d.writer.snapshot() {
@@ -578,4 +604,59 @@ func injectPartition(ctx context.Context, d *deployment, r *RunResult) ([]*testb
 		r.note("the isolated old master acknowledged writes until %.0f ms after the cut", ms(last.End.Sub(r.FaultAt)))
 	}
 	return d.group.All(), nil
+}
+
+// injectNetPartition: the partition cuts {master, controller 1, writer}
+// from {replicas, controllers 2..n} for cfg.cutFor, gossip included, then
+// heals.
+func injectNetPartition(ctx context.Context, d *deployment, r *RunResult) ([]*testbed.RedisServer, error) {
+	r.FaultAt = time.Now()
+	r.RecoverFrom = r.FaultAt
+	if err := d.part.Cut(ctx); err != nil {
+		return nil, err
+	}
+	err := sleep(ctx, d.cfg.cutFor)
+	if _, ok := d.watcher.First("+switch-master", "", r.FaultAt); !ok && err == nil {
+		r.note("no +switch-master before the heal; %s", explain(ctx, d))
+	}
+	if herr := d.part.Heal(ctx); herr != nil {
+		return nil, herr
+	}
+	r.HealAt = time.Now()
+	if err != nil {
+		return nil, err
+	}
+	measureIsolation(ctx, d, r)
+	return d.group.All(), nil
+}
+
+// measureIsolation records, after the heal of a partition that isolated
+// the master, how long the old master kept acknowledging writes after the
+// cut and how soon after the heal it answered ROLE slave.
+func measureIsolation(ctx context.Context, d *deployment, r *RunResult) {
+	old := d.group.Master
+	r.IsolatedAckMS = -1
+	for _, w := range d.writer.snapshot() {
+		if w.Acked() && w.Addr == old.Addr() && !w.Start.Before(r.FaultAt) && w.End.Before(r.HealAt) {
+			r.IsolatedAckMS = max(r.IsolatedAckMS, ms(w.End.Sub(r.FaultAt)))
+		}
+	}
+	r.DemotedMS = -1
+	err := pollFast(ctx, 15*time.Second, func() bool {
+		reply, err := old.Client().Do(ctx, "ROLE").Slice()
+		return err == nil && len(reply) > 0 && reply[0] == "slave"
+	})
+	if err == nil {
+		r.DemotedMS = ms(time.Since(r.HealAt))
+	}
+	if r.IsolatedAckMS < 0 {
+		r.note("the isolated old master acknowledged no write after the cut")
+	} else {
+		r.note("the isolated old master acknowledged its last write %.0f ms after the cut", r.IsolatedAckMS)
+	}
+	if r.DemotedMS >= 0 {
+		r.note("the old master answered ROLE slave %.0f ms after the heal", r.DemotedMS)
+	} else {
+		r.note("the old master was not demoted within 15 s of the heal")
+	}
 }

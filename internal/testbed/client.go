@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -29,7 +30,20 @@ const (
 // SETINFO, maintenance notifications) that Redis 7.0 and Sentinel-protocol
 // servers do not know.
 func NewClient(addr string, timeout time.Duration) *redis.Client {
+	return NewClientFrom(addr, "", timeout)
+}
+
+// NewClientFrom is [NewClient] dialling from the local address source
+// ("" for the kernel's choice): observers of a [Partition] use its
+// observer address so that the cut spares them.
+func NewClientFrom(addr, source string, timeout time.Duration) *redis.Client {
+	var dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	if source != "" {
+		d := &net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}
+		dialer = d.DialContext
+	}
 	return redis.NewClient(&redis.Options{
+		Dialer:                   dialer,
 		Addr:                     addr,
 		Protocol:                 2,
 		DialTimeout:              timeout,

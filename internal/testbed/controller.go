@@ -59,6 +59,13 @@ type ControllerConfig struct {
 	// LogLevel is vigil's log.level (default "info"); redis-sentinel always
 	// logs at its default (notice) level.
 	LogLevel string
+	// Placements, when set, says where controller i runs (a side of a
+	// [Partition]); controllers beyond it run on 127.0.0.1.
+	Placements []Placement
+	// Extra is appended to every vigil node's masters.<name> section
+	// (indented YAML lines, e.g. "    write-guard: true\n"); ignored for
+	// redis-sentinel.
+	Extra string
 }
 
 func (c ControllerConfig) validate() error {
@@ -98,13 +105,18 @@ type Controller struct {
 	Dir string
 	// ConfigPath is the generated vigil.yaml or sentinel.conf.
 	ConfigPath string
+	// Placement is where it runs (default 127.0.0.1, root namespace).
+	Placement Placement
 
 	proc   *Proc
 	client *redis.Client
 }
 
-// Addr returns "127.0.0.1:<Port>".
-func (c *Controller) Addr() string { return loopback(c.Port) }
+// Addr returns "<host>:<Port>", 127.0.0.1 unless placed elsewhere.
+func (c *Controller) Addr() string { return hostPort(c.Placement.host(), c.Port) }
+
+// GossipAddr returns "<host>:<GossipPort>" (vigil only).
+func (c *Controller) GossipAddr() string { return hostPort(c.Placement.host(), c.GossipPort) }
 
 // Proc returns the controller's process.
 func (c *Controller) Proc() *Proc { return c.proc }
@@ -178,6 +190,14 @@ func (c *Controller) Replicas(ctx context.Context, name string) ([]map[string]st
 
 // VigilConfig renders a vigil node's YAML configuration.
 func VigilConfig(cfg ControllerConfig, id string, listen, gossip int, dataDir string, join []int) string {
+	var peers []string
+	for _, p := range join {
+		peers = append(peers, loopback(p))
+	}
+	return vigilConfigAt(cfg, id, "127.0.0.1", listen, gossip, dataDir, peers)
+}
+
+func vigilConfigAt(cfg ControllerConfig, id, host string, listen, gossip int, dataDir string, join []string) string {
 	level := cfg.LogLevel
 	if level == "" {
 		level = "info"
@@ -186,16 +206,16 @@ func VigilConfig(cfg ControllerConfig, id string, listen, gossip int, dataDir st
 	b.WriteString("# Written by vigil's internal/testbed.\n")
 	b.WriteString("node:\n")
 	fmt.Fprintf(&b, "  id: %s\n", id)
-	fmt.Fprintf(&b, "  listen: %s\n", loopback(listen))
+	fmt.Fprintf(&b, "  listen: %s\n", hostPort(host, listen))
 	fmt.Fprintf(&b, "  data-dir: %s\n", strconv.Quote(dataDir))
 	b.WriteString("gossip:\n")
-	fmt.Fprintf(&b, "  bind: %s\n", loopback(gossip))
+	fmt.Fprintf(&b, "  bind: %s\n", hostPort(host, gossip))
 	if len(join) == 0 {
 		b.WriteString("  join: []\n")
 	} else {
 		b.WriteString("  join:\n")
 		for _, p := range join {
-			fmt.Fprintf(&b, "    - %s\n", loopback(p))
+			fmt.Fprintf(&b, "    - %s\n", p)
 		}
 	}
 	b.WriteString("log:\n")
@@ -208,11 +228,16 @@ func VigilConfig(cfg ControllerConfig, id string, listen, gossip int, dataDir st
 	fmt.Fprintf(&b, "    down-after: %dms\n", cfg.DownAfter.Milliseconds())
 	fmt.Fprintf(&b, "    failover-timeout: %dms\n", cfg.FailoverTimeout.Milliseconds())
 	fmt.Fprintf(&b, "    parallel-syncs: %d\n", max(cfg.ParallelSyncs, 1))
+	b.WriteString(cfg.Extra)
 	return b.String()
 }
 
 // SentinelConfig renders a redis-sentinel configuration file.
 func SentinelConfig(cfg ControllerConfig, port int, dir string) (string, error) {
+	return sentinelConfigAt(cfg, "127.0.0.1", port, dir)
+}
+
+func sentinelConfigAt(cfg ControllerConfig, bind string, port int, dir string) (string, error) {
 	host, masterPort, err := splitHostPort(cfg.MasterAddr)
 	if err != nil {
 		return "", fmt.Errorf("MasterAddr: %w", err)
@@ -220,7 +245,7 @@ func SentinelConfig(cfg ControllerConfig, port int, dir string) (string, error) 
 	var b strings.Builder
 	b.WriteString("# Written by vigil's internal/testbed; redis-sentinel rewrites it.\n")
 	fmt.Fprintf(&b, "port %d\n", port)
-	b.WriteString("bind 127.0.0.1\n")
+	fmt.Fprintf(&b, "bind %s\n", bind)
 	b.WriteString("protected-mode no\n")
 	b.WriteString("daemonize no\n")
 	fmt.Fprintf(&b, "dir %s\n", quote(dir))
@@ -261,6 +286,9 @@ func (e *Env) StartControllers(ctx context.Context, n int, cfg ControllerConfig)
 			return nil, err
 		}
 		c := &Controller{Kind: cfg.Kind, Name: name, Dir: dir}
+		if i < len(cfg.Placements) {
+			c.Placement = cfg.Placements[i]
+		}
 		if c.Port, err = e.Ports.Free(); err != nil {
 			return nil, err
 		}
@@ -303,18 +331,18 @@ func (e *Env) launchController(ctx context.Context, bin string, c *Controller, a
 	)
 	switch cfg.Kind {
 	case KindVigil:
-		var join []int
+		var join []string
 		for _, o := range all {
 			if o != c {
-				join = append(join, o.GossipPort)
+				join = append(join, o.GossipAddr())
 			}
 		}
 		dataDir := filepath.Join(c.Dir, "data")
-		text = VigilConfig(cfg, c.Name, c.Port, c.GossipPort, dataDir, join)
+		text = vigilConfigAt(cfg, c.Name, c.Placement.host(), c.Port, c.GossipPort, dataDir, join)
 		c.ConfigPath = filepath.Join(c.Dir, "vigil.yaml")
 		args = []string{"run", "--config", c.ConfigPath}
 	case KindSentinel:
-		text, err = SentinelConfig(cfg, c.Port, c.Dir)
+		text, err = sentinelConfigAt(cfg, c.Placement.host(), c.Port, c.Dir)
 		if err != nil {
 			return fmt.Errorf("testbed: %s: %w", c.Name, err)
 		}
@@ -324,13 +352,17 @@ func (e *Env) launchController(ctx context.Context, bin string, c *Controller, a
 	if err := os.WriteFile(c.ConfigPath, []byte(text), 0o644); err != nil {
 		return fmt.Errorf("testbed: %w", err)
 	}
-	if c.proc, err = e.start(c.Name, c.Dir, bin, args); err != nil {
+	cmd, args, err := c.Placement.command(bin, args)
+	if err != nil {
+		return err
+	}
+	if c.proc, err = e.start(c.Name, c.Dir, cmd, args); err != nil {
 		return err
 	}
 	if err := waitServing(ctx, c.proc, c.Addr()); err != nil {
 		return fmt.Errorf("testbed: start %s on %s: %w\n%s", c.Name, c.Addr(), err, tail(logTailLines, c.proc.OutputPath))
 	}
-	c.client = NewClient(c.Addr(), time.Second)
+	c.client = NewClientFrom(c.Addr(), e.Observer(), time.Second)
 	e.onClose(c.client)
 	e.log.Debug("controller started", "name", c.Name, "addr", c.Addr(), "pid", c.proc.PID())
 	return nil

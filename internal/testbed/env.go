@@ -54,6 +54,17 @@ type Env struct {
 	procs   []*Proc
 	closers []io.Closer
 	seq     map[string]int
+	// source is the address the environment's own clients dial from
+	// (see [Env.StartPartition]); empty means the kernel's choice.
+	source string
+}
+
+// Observer returns the source address observers should dial from: the
+// partition's observer address once [Env.StartPartition] ran, else "".
+func (e *Env) Observer() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.source
 }
 
 // New creates an environment in a fresh temporary directory.

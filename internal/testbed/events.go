@@ -44,13 +44,20 @@ type EventWatcher struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	events []Event
+	source string
 }
 
 // WatchEvents subscribes to every controller and returns once each has
 // confirmed the subscription. Close it to stop.
 func WatchEvents(ctx context.Context, controllers []string) (*EventWatcher, error) {
+	return WatchEventsFrom(ctx, controllers, "")
+}
+
+// WatchEventsFrom is [WatchEvents] dialling from source ("" for the
+// kernel's choice; see [Partition]).
+func WatchEventsFrom(ctx context.Context, controllers []string, source string) (*EventWatcher, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &EventWatcher{cancel: cancel, conns: map[net.Conn]struct{}{}}
+	w := &EventWatcher{cancel: cancel, conns: map[net.Conn]struct{}{}, source: source}
 	subscribed := make(chan error, len(controllers))
 	for _, addr := range controllers {
 		w.wg.Go(func() { w.watch(ctx, addr, subscribed) })
@@ -95,6 +102,9 @@ func (w *EventWatcher) watch(ctx context.Context, addr string, subscribed chan<-
 // an error. ready is called once the subscription is confirmed.
 func (w *EventWatcher) subscribeOnce(ctx context.Context, addr string, ready func()) error {
 	d := net.Dialer{Timeout: time.Second}
+	if w.source != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(w.source)}
+	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err

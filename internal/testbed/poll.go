@@ -201,10 +201,15 @@ type RoleProber struct {
 // ProbeRoles starts probing servers ("host:port") every interval with a
 // timeout of 100ms per command. Close it to stop.
 func ProbeRoles(ctx context.Context, servers []string, interval time.Duration) *RoleProber {
+	return ProbeRolesFrom(ctx, servers, interval, "")
+}
+
+// ProbeRolesFrom is [ProbeRoles] dialling from source (see [NewClientFrom]).
+func ProbeRolesFrom(ctx context.Context, servers []string, interval time.Duration, source string) *RoleProber {
 	rp := &RoleProber{}
 	clients := map[string]*redis.Client{}
 	for _, a := range servers {
-		c := NewClient(a, 100*time.Millisecond)
+		c := NewClientFrom(a, source, 100*time.Millisecond)
 		clients[a] = c
 		rp.clients = append(rp.clients, c)
 	}

@@ -40,13 +40,15 @@ type RedisServer struct {
 	Port int
 	// Dir holds redis.conf, redis.log and output.log.
 	Dir string
+	// Placement is where it runs (default 127.0.0.1, root namespace).
+	Placement Placement
 
 	proc   *Proc
 	client *redis.Client
 }
 
-// Addr returns "127.0.0.1:<Port>".
-func (s *RedisServer) Addr() string { return loopback(s.Port) }
+// Addr returns "<host>:<Port>", 127.0.0.1 unless placed elsewhere.
+func (s *RedisServer) Addr() string { return hostPort(s.Placement.host(), s.Port) }
 
 // Proc returns the server's process.
 func (s *RedisServer) Proc() *Proc { return s.proc }
@@ -71,10 +73,14 @@ func (s *RedisServer) Resume() error { return s.proc.Resume() }
 // no persistence, immediate diskless full syncs, and replicaof when
 // replicaOf ("host:port") is set.
 func RedisConfig(port int, dir, replicaOf string) (string, error) {
+	return redisConfigAt("127.0.0.1", port, dir, replicaOf)
+}
+
+func redisConfigAt(host string, port int, dir, replicaOf string) (string, error) {
 	var b strings.Builder
 	b.WriteString("# Written by vigil's internal/testbed.\n")
 	fmt.Fprintf(&b, "port %d\n", port)
-	b.WriteString("bind 127.0.0.1\n")
+	fmt.Fprintf(&b, "bind %s\n", host)
 	fmt.Fprintf(&b, "dir %s\n", quote(dir))
 	b.WriteString("daemonize no\n")
 	b.WriteString("protected-mode no\n")
@@ -114,6 +120,12 @@ func splitHostPort(addr string) (string, int, error) {
 // StartRedis starts a redis-server on a free loopback port (a replica of
 // replicaOf when it is not empty) and waits until it answers PING.
 func (e *Env) StartRedis(ctx context.Context, replicaOf string) (*RedisServer, error) {
+	return e.StartRedisAt(ctx, replicaOf, Placement{})
+}
+
+// StartRedisAt is [Env.StartRedis] with the server placed at pl (a side of
+// a [Partition]).
+func (e *Env) StartRedisAt(ctx context.Context, replicaOf string, pl Placement) (*RedisServer, error) {
 	bin, err := exec.LookPath(e.opts.RedisServer)
 	if err != nil {
 		return nil, fmt.Errorf("testbed: %s not found (install the Debian package redis-server): %w", e.opts.RedisServer, err)
@@ -122,20 +134,24 @@ func (e *Env) StartRedis(ctx context.Context, replicaOf string) (*RedisServer, e
 	if err != nil {
 		return nil, err
 	}
-	s := &RedisServer{Name: name, Dir: dir}
+	s := &RedisServer{Name: name, Dir: dir, Placement: pl}
 	conf := filepath.Join(dir, "redis.conf")
 	for attempt := 1; ; attempt++ {
 		if s.Port, err = e.Ports.Free(); err != nil {
 			return nil, err
 		}
-		text, err := RedisConfig(s.Port, dir, replicaOf)
+		text, err := redisConfigAt(pl.host(), s.Port, dir, replicaOf)
 		if err != nil {
 			return nil, fmt.Errorf("testbed: %w", err)
 		}
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			return nil, fmt.Errorf("testbed: %w", err)
 		}
-		if s.proc, err = e.start(name, dir, bin, []string{conf}); err != nil {
+		cmd, args, err := pl.command(bin, []string{conf})
+		if err != nil {
+			return nil, err
+		}
+		if s.proc, err = e.start(name, dir, cmd, args); err != nil {
 			return nil, err
 		}
 		err = waitServing(ctx, s.proc, s.Addr(), s.LogPath())
@@ -148,7 +164,7 @@ func (e *Env) StartRedis(ctx context.Context, replicaOf string) (*RedisServer, e
 		}
 		return nil, fmt.Errorf("testbed: start %s on %s: %w\n%s", name, s.Addr(), err, tail(logTailLines, s.LogPath(), s.proc.OutputPath))
 	}
-	s.client = NewClient(s.Addr(), time.Second)
+	s.client = NewClientFrom(s.Addr(), e.Observer(), time.Second)
 	e.onClose(s.client)
 	e.log.Debug("redis-server started", "name", name, "addr", s.Addr(), "pid", s.proc.PID(), "replicaof", replicaOf)
 	return s, nil
