@@ -213,6 +213,9 @@ func (n *Node) addGroupLocked(mc config.MasterConfig, by string) {
 	if n.runCtx == nil {
 		return // Run emits +monitor and starts the links
 	}
+	if n.runCtx.Err() != nil {
+		return // stopping: no new link
+	}
 	n.emit(Event{Type: "+monitor", Warning: true, Payload: n.instanceRef(g.master) + " quorum " + strconv.Itoa(mc.Quorum)})
 	for _, inst := range n.instances(g) {
 		n.startLink(inst)
@@ -264,7 +267,7 @@ func (n *Node) updateGroupLocked(g *group, mc config.MasterConfig, by string) {
 		n.log.Info("runtime configuration changed", "master", mc.Name, "key", after[i].key, "old", redact(before[i]), "new", redact(after[i]), "by", by)
 		n.emit(Event{Type: "+set", Warning: true, Payload: n.instanceRef(g.master) + " " + after[i].key + " " + redact(after[i])})
 	}
-	if old.DownAfter != mc.DownAfter || old.AuthUser != mc.AuthUser || old.AuthPass != mc.AuthPass {
+	if (old.DownAfter != mc.DownAfter || old.AuthUser != mc.AuthUser || old.AuthPass != mc.AuthPass) && n.runCtx != nil && n.runCtx.Err() == nil {
 		for _, inst := range n.instances(g) {
 			if inst.link != nil {
 				inst.link.cancel()
