@@ -100,6 +100,21 @@ type NodeConfig struct {
 	// (notification-script, client-reconfig-script, pre-failover-hook);
 	// "no" allows it. "true" and "false" are accepted too.
 	DenyScriptsReconfig string
+	// AnnounceHostnames is Sentinel's announce-hostnames: "yes" makes
+	// replies, INFO and events show an instance configured by host name
+	// with that name; "no" (the default, also when empty) with the IP
+	// address it resolves to. "true" and "false" are accepted too.
+	AnnounceHostnames string
+}
+
+// AnnouncesHostnames reports whether instances configured by host name are
+// shown by that name: true when AnnounceHostnames is "yes" or "true".
+func (n NodeConfig) AnnouncesHostnames() bool {
+	switch strings.ToLower(n.AnnounceHostnames) {
+	case "yes", "true":
+		return true
+	}
+	return false
 }
 
 // ScriptsReconfigDenied reports whether SENTINEL SET may not change script

@@ -79,6 +79,8 @@ func settings() []setting {
 			str: func(c *Config) *string { return &c.Node.TLS.CAFile }},
 		{key: "node.deny-scripts-reconfig", flag: "deny-scripts-reconfig", usage: "yes (default) refuses SENTINEL SET of script paths at runtime; no allows it",
 			str: func(c *Config) *string { return &c.Node.DenyScriptsReconfig }},
+		{key: "node.announce-hostnames", flag: "announce-hostnames", usage: "yes shows masters configured by host name by that name in replies and events; no (default) by their IP address",
+			str: func(c *Config) *string { return &c.Node.AnnounceHostnames }},
 		{key: "gossip.bind", flag: "gossip-bind", usage: "host:port for gossip between vigil nodes (TCP and UDP)",
 			str: func(c *Config) *string { return &c.Gossip.Bind }},
 		{key: "gossip.join", flag: "join", usage: "host:port of a vigil node to join; repeat the flag or separate with commas",

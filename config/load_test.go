@@ -541,6 +541,7 @@ func TestBindFlags(t *testing.T) {
 		"tls-ca-file":           "",
 		"gossip-secret-keys":    "[]",
 		"deny-scripts-reconfig": "",
+		"announce-hostnames":    "",
 	}
 	n := 0
 	fs.VisitAll(func(f *pflag.Flag) { n++ })

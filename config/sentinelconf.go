@@ -557,9 +557,11 @@ type confBuilder struct {
 	// denyScripts is "no" for sentinel deny-scripts-reconfig no; "" for
 	// yes or absent (Sentinel's default).
 	denyScripts string
-	annIPPos    *confPos
-	annPort     int
-	annPortPos  *confPos
+	// announceHostnames is "yes" for sentinel announce-hostnames yes.
+	announceHostnames string
+	annIPPos          *confPos
+	annPort           int
+	annPortPos        *confPos
 	// requirepass and the "user default" lines with a password, which
 	// Sentinel's config rewrite derives from it.
 	requirePass  string
@@ -1006,7 +1008,7 @@ func (b *confBuilder) sentinelDirective(l confLine) {
 			return
 		}
 		if strings.EqualFold(args[0], "yes") {
-			p.warn(pos, directive, "%s: vigil announces node.announce as written", notSupported)
+			b.announceHostnames = "yes"
 		}
 		return
 	case "sentinel-user", "sentinel-pass":
@@ -1250,6 +1252,7 @@ func (b *confBuilder) result() (Config, *SentinelState) {
 	}
 	cfg.Node.ID = b.myID
 	cfg.Node.DenyScriptsReconfig = b.denyScripts
+	cfg.Node.AnnounceHostnames = b.announceHostnames
 	b.applyRequirePass(&cfg)
 
 	gossipHost := host

@@ -356,6 +356,7 @@ func TestLoadSentinelConf(t *testing.T) {
 			want: func() Config {
 				c := sentinelDefaults(mymaster)
 				c.Node.RequirePass = "secret" // mapped, no warning
+				c.Node.AnnounceHostnames = "yes"
 				return c
 			}(),
 			warns: []string{
@@ -377,7 +378,6 @@ func TestLoadSentinelConf(t *testing.T) {
 				"sentinel master-reboot-down-after-period: not supported yet, ignored: vigil treats a master that answers -LOADING after a restart as reachable (sentinel.conf:18)",
 				"sentinel sentinel-user: ignored: vigil nodes talk to each other over gossip, not over the Sentinel port; set gossip.secret-keys to authenticate and encrypt it (sentinel.conf:19)",
 				"sentinel sentinel-pass: ignored: vigil nodes talk to each other over gossip, not over the Sentinel port; set gossip.secret-keys to authenticate and encrypt it (sentinel.conf:20)",
-				"sentinel announce-hostnames: not supported yet, ignored: vigil announces node.announce as written (sentinel.conf:21)",
 			},
 		},
 	}

@@ -94,6 +94,11 @@ func (c *Config) check() []*FieldError {
 	default:
 		add(fieldErr("node.deny-scripts-reconfig", "want yes or no, got %q", c.Node.DenyScriptsReconfig))
 	}
+	switch strings.ToLower(c.Node.AnnounceHostnames) {
+	case "", "yes", "no", "true", "false":
+	default:
+		add(fieldErr("node.announce-hostnames", "want yes or no, got %q", c.Node.AnnounceHostnames))
+	}
 	errs = append(errs, c.checkSecurity()...)
 
 	add(checkBindAddr("gossip.bind", c.Gossip.Bind))

@@ -42,6 +42,7 @@ func fullConfig(t *testing.T) *Config {
 		DataDir:  "/var/lib/vigil data # not a comment",
 
 		DenyScriptsReconfig: "no",
+		AnnounceHostnames:   "yes",
 	}
 	c.Gossip = GossipConfig{
 		Bind:      ":36379",

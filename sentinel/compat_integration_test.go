@@ -104,12 +104,21 @@ func TestSameSentinelConfRunsBoth(t *testing.T) {
 func startBothOnGroup(t *testing.T, replicas int) (*redistest.Group, string, *Node) {
 	t.Helper()
 	grp := redistest.StartGroup(t, replicas, redistest.Options{})
+	sAddr, v := startBothConf(t, fmt.Sprintf("sentinel monitor mymaster 127.0.0.1 %d 2\nsentinel down-after-milliseconds mymaster 5000\nsentinel failover-timeout mymaster 60000\nsentinel parallel-syncs mymaster 1\n", grp.Master.Port))
+	return grp, sAddr, v
+}
+
+// startBothConf writes one sentinel.conf with the given sentinel
+// directives, in two copies that differ only in port and dir, and runs one
+// as redis-sentinel and the other as vigil. It returns redis-sentinel's
+// address and the vigil node.
+func startBothConf(t *testing.T, directives string) (string, *Node) {
+	t.Helper()
 	ports := &redistest.Ports{}
 	write := func(port int) string {
 		dir := t.TempDir()
 		conf := filepath.Join(dir, "sentinel.conf")
-		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 2\nsentinel down-after-milliseconds mymaster 5000\nsentinel failover-timeout mymaster 60000\nsentinel parallel-syncs mymaster 1\n",
-			port, dir, grp.Master.Port)
+		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n", port, dir) + directives
 		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +139,7 @@ func startBothOnGroup(t *testing.T, replicas int) (*redistest.Group, string, *No
 	if v.Addr() != "127.0.0.1:"+strconv.Itoa(vPort) {
 		t.Fatalf("vigil listens on %s, want the conf's port %d", v.Addr(), vPort)
 	}
-	return grp, sAddr, v
+	return sAddr, v
 }
 
 // fieldNames returns the field names of redis-cli's flat field/value

@@ -88,7 +88,6 @@ func (n *Node) snapshotLocked(g *group, now time.Time) failover.Snapshot {
 		SDown: g.master.sdown, SDownSince: g.master.sdownSince,
 		DownAfter: g.cfg.DownAfter, InfoPeriod: infoPeriod, PingPeriod: pingPeriod,
 	}}
-	history := replicationHistoryLocked(g)
 	for _, r := range g.sortedReplicas() {
 		c := failover.Candidate{
 			Addr:                r.addr,
@@ -111,41 +110,10 @@ func (n *Node) snapshotLocked(g *group, now time.Time) failover.Snapshot {
 		if r.infoAt.IsZero() {
 			c.Priority = 100
 		}
-		if r.roleReported == topology.RoleMaster && len(history) > 0 {
-			// A replica that now says master: promoted by a leader that
-			// died before announcing it (its inherited replication ID is
-			// the master's), or restarted empty / another server.
-			if history[r.info.MasterReplID] || history[r.info.MasterReplID2] {
-				c.Offset = r.info.MasterReplOffset
-			} else {
-				c.ForeignHistory = true
-			}
-		}
 		s.Replicas = append(s.Replicas, c)
 	}
 	return s
 }
-
-// replicationHistoryLocked returns the replication IDs of g's master as
-// last seen: its own master_replid and the one its replicas follow.
-// Empty when no INFO told it yet. Requires n.mu.
-func replicationHistoryLocked(g *group) map[string]bool {
-	ids := map[string]bool{}
-	if id := g.master.info.MasterReplID; id != "" && g.master.roleReported == topology.RoleMaster {
-		ids[id] = true
-	}
-	for _, r := range g.replicas {
-		if id := r.info.MasterReplID; id != "" && r.roleReported == topology.RoleReplica {
-			ids[id] = true
-		}
-	}
-	delete(ids, noReplID)
-	return ids
-}
-
-// noReplID is the replication ID Redis reports for "none"
-// (master_replid2 of a server that never changed history).
-const noReplID = "0000000000000000000000000000000000000000"
 
 // applyLocked executes the actions the machine returned. Redis commands run
 // on their own goroutines and feed their result back as the next input.
@@ -155,9 +123,11 @@ func (n *Node) applyLocked(g *group, actions []failover.Action) {
 	for _, act := range actions {
 		switch act := act.(type) {
 		case failover.Event:
-			payload := "master " + act.Master + " " + act.MasterAddr.Host + " " + act.MasterAddr.PortString()
+			ma := n.shownAddrLocked(g, act.MasterAddr)
+			payload := "master " + act.Master + " " + ma.Host + " " + ma.PortString()
 			if !act.Replica.IsZero() {
-				payload = "slave " + act.Replica.String() + " " + act.Replica.Host + " " + act.Replica.PortString() + " @ " + act.Master + " " + act.MasterAddr.Host + " " + act.MasterAddr.PortString()
+				ra := n.shownAddrLocked(g, act.Replica)
+				payload = "slave " + ra.String() + " " + ra.Host + " " + ra.PortString() + " @ " + act.Master + " " + ma.Host + " " + ma.PortString()
 			}
 			n.emitFor(g, Event{Type: string(act.Type), Warning: true, Payload: payload})
 			if act.Type == failover.EventSelectedSlave {
@@ -268,7 +238,7 @@ func (n *Node) switchMasterLocked(g *group, addr topology.Addr, epoch uint64) {
 		rec.KnownReplicas = append(rec.KnownReplicas, k)
 	}
 	n.saveStateLocked()
-	n.emitFor(g, Event{Type: "+switch-master", Warning: true, Payload: g.name() + " " + old.addr.Host + " " + old.addr.PortString() + " " + addr.Host + " " + addr.PortString()})
+	n.emitFor(g, Event{Type: "+switch-master", Warning: true, Payload: g.name() + " " + n.hostOf(old) + " " + old.addr.PortString() + " " + n.hostOf(nm) + " " + addr.PortString()})
 	n.broadcastLocked()
 	for _, inst := range n.instances(g) {
 		if inst.link != nil {

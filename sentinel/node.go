@@ -313,7 +313,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 func (n *Node) newInstance(g *group, addr topology.Addr) *instance {
 	now := time.Now()
-	return &instance{addr: addr, group: g, create: now, lastOKReply: now, roleReportedAt: now}
+	return &instance{addr: addr, ip: resolveHostIP(addr.Host), group: g, create: now, lastOKReply: now, roleReportedAt: now}
 }
 
 // startLink starts monitoring inst. Requires n.mu and a running node.
@@ -455,6 +455,7 @@ func (n *Node) recordInfo(l *link, at time.Time, text string, err error) {
 		inst.roleReportedAt = at
 	}
 	inst.info = info
+	n.canonicalMasterHostLocked(inst)
 	if inst.isMaster() && info.Role == topology.RoleMaster {
 		n.discoverReplicas(inst.group, info.Replicas)
 	}
@@ -469,10 +470,7 @@ func (n *Node) discoverReplicas(g *group, entries []topology.ReplicaEntry) {
 	added := false
 	for _, e := range entries {
 		key := e.Addr.String()
-		if e.Addr.Port == 0 || e.Addr == g.master.addr {
-			continue
-		}
-		if _, ok := g.replicas[key]; ok {
+		if e.Addr.Port == 0 || n.knownInstanceLocked(g, e.Addr) != nil {
 			continue
 		}
 		r := n.newInstance(g, e.Addr)
@@ -629,10 +627,10 @@ func (n *Node) checkSDown(inst *instance, now time.Time) {
 func (n *Node) instanceRef(inst *instance) string {
 	g := inst.group
 	if inst.isMaster() {
-		return "master " + g.name() + " " + inst.addr.Host + " " + inst.addr.PortString()
+		return "master " + g.name() + " " + n.hostOf(inst) + " " + inst.addr.PortString()
 	}
-	return "slave " + inst.addr.String() + " " + inst.addr.Host + " " + inst.addr.PortString() +
-		" @ " + g.name() + " " + g.master.addr.Host + " " + g.master.addr.PortString()
+	return "slave " + n.nameOf(inst) + " " + n.hostOf(inst) + " " + inst.addr.PortString() +
+		" @ " + g.name() + " " + n.hostOf(g.master) + " " + g.master.addr.PortString()
 }
 
 // emit logs and publishes an event.

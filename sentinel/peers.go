@@ -139,7 +139,7 @@ func (n *Node) notePeerForGroupLocked(g *group, p *peer) {
 	}
 	g.peers[p.id] = struct{}{}
 	host, port := splitHostPort(p.respAddr)
-	n.emit(Event{Type: "+sentinel", Payload: "sentinel " + p.id + " " + host + " " + port + " @ " + g.name() + " " + g.master.addr.Host + " " + g.master.addr.PortString()})
+	n.emit(Event{Type: "+sentinel", Payload: "sentinel " + p.id + " " + host + " " + port + " @ " + g.name() + " " + n.hostOf(g.master) + " " + g.master.addr.PortString()})
 	rec := n.state.Masters[g.name()]
 	rec.KnownPeers = append(rec.KnownPeers, PeerRecord{ID: p.id, Addr: p.respAddr})
 	n.saveStateLocked()
@@ -177,7 +177,7 @@ func (n *Node) adoptConfigLocked(g *group, p *peer, addrStr string, epoch uint64
 		return
 	}
 	host, port := splitHostPort(p.respAddr)
-	n.emit(Event{Type: "+config-update-from", Warning: true, Payload: "sentinel " + p.id + " " + host + " " + port + " @ " + g.name() + " " + g.master.addr.Host + " " + g.master.addr.PortString()})
+	n.emit(Event{Type: "+config-update-from", Warning: true, Payload: "sentinel " + p.id + " " + host + " " + port + " @ " + g.name() + " " + n.hostOf(g.master) + " " + g.master.addr.PortString()})
 	if g.attempt != nil {
 		n.log.Warn("abandoning our failover: a newer configuration won", "master", g.name(), "epoch", epoch)
 		g.attempt = nil

@@ -223,7 +223,7 @@ func sentIsMasterDown(n *Node, c *clientConn, args []string) {
 	n.mu.Lock()
 	var g *group
 	for _, gg := range n.groups {
-		if gg.master.addr.String() == addr {
+		if gg.master.addr.String() == addr || gg.master.isHostPort(addr) {
 			g = gg
 		}
 	}
@@ -384,7 +384,7 @@ func sentGetMasterAddr(n *Node, c *clientConn, args []string) {
 	var host string
 	var port int
 	if g != nil {
-		a := g.advertisedAddr()
+		a := n.shownAddrLocked(g, g.advertisedAddr())
 		host, port = a.Host, a.Port
 	}
 	n.mu.Unlock()
@@ -453,11 +453,11 @@ func (n *Node) instanceFields(inst *instance, now time.Time) []string {
 	g := inst.group
 	name := g.name()
 	if !inst.isMaster() {
-		name = inst.addr.String()
+		name = n.nameOf(inst)
 	}
 	f := []string{
 		"name", name,
-		"ip", inst.addr.Host,
+		"ip", n.hostOf(inst),
 		"port", inst.addr.PortString(),
 		"runid", inst.runID,
 		"flags", n.flags(inst),
@@ -504,6 +504,9 @@ func (n *Node) instanceFields(inst *instance, now time.Time) []string {
 	masterHost, masterPort := "?", "0"
 	if inst.info.MasterHost != "" {
 		masterHost, masterPort = inst.info.MasterHost, strconv.Itoa(inst.info.MasterPort)
+		if a, ok := inst.info.ReplicaOf(); ok {
+			masterHost = n.shownAddrLocked(g, a).Host
+		}
 	}
 	announced := "1"
 	if !inst.infoAt.IsZero() && !inst.info.ReplicaAnnounced {
@@ -622,7 +625,7 @@ func cmdInfo(n *Node, c *clientConn, args []string) bool {
 				status = "sdown"
 			}
 			lines = append(lines, fmt.Sprintf("master%d:name=%s,status=%s,address=%s,slaves=%d,sentinels=%d",
-				i, name, status, g.advertisedAddr().String(), len(g.replicas), len(g.peers)+1))
+				i, name, status, infoAddr(n.shownAddrLocked(g, g.advertisedAddr())), len(g.replicas), len(g.peers)+1))
 		}
 		n.mu.Unlock()
 		add("Sentinel", lines...)

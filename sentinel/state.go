@@ -14,6 +14,7 @@ import (
 // master or a replica. All fields are guarded by Node.mu.
 type instance struct {
 	addr   topology.Addr
+	ip     string // the IP addr.Host resolved to when it is a host name (hostnames.go)
 	group  *group
 	link   *link
 	runID  string
