@@ -88,6 +88,7 @@ func (n *Node) snapshotLocked(g *group, now time.Time) failover.Snapshot {
 		SDown: g.master.sdown, SDownSince: g.master.sdownSince,
 		DownAfter: g.cfg.DownAfter, InfoPeriod: infoPeriod, PingPeriod: pingPeriod,
 	}}
+	history := replicationHistoryLocked(g)
 	for _, r := range g.sortedReplicas() {
 		c := failover.Candidate{
 			Addr:                r.addr,
@@ -110,10 +111,41 @@ func (n *Node) snapshotLocked(g *group, now time.Time) failover.Snapshot {
 		if r.infoAt.IsZero() {
 			c.Priority = 100
 		}
+		if r.roleReported == topology.RoleMaster && len(history) > 0 {
+			// A replica that now says master: promoted by a leader that
+			// died before announcing it (its inherited replication ID is
+			// the master's), or restarted empty / another server.
+			if history[r.info.MasterReplID] || history[r.info.MasterReplID2] {
+				c.Offset = r.info.MasterReplOffset
+			} else {
+				c.ForeignHistory = true
+			}
+		}
 		s.Replicas = append(s.Replicas, c)
 	}
 	return s
 }
+
+// replicationHistoryLocked returns the replication IDs of g's master as
+// last seen: its own master_replid and the one its replicas follow.
+// Empty when no INFO told it yet. Requires n.mu.
+func replicationHistoryLocked(g *group) map[string]bool {
+	ids := map[string]bool{}
+	if id := g.master.info.MasterReplID; id != "" && g.master.roleReported == topology.RoleMaster {
+		ids[id] = true
+	}
+	for _, r := range g.replicas {
+		if id := r.info.MasterReplID; id != "" && r.roleReported == topology.RoleReplica {
+			ids[id] = true
+		}
+	}
+	delete(ids, noReplID)
+	return ids
+}
+
+// noReplID is the replication ID Redis reports for "none"
+// (master_replid2 of a server that never changed history).
+const noReplID = "0000000000000000000000000000000000000000"
 
 // applyLocked executes the actions the machine returned. Redis commands run
 // on their own goroutines and feed their result back as the next input.
