@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -396,11 +397,12 @@ func (n *Node) recordPing(l *link, at time.Time, err error) {
 	}
 	if !isReply(err) {
 		inst.connected = false
-		if !timedOut(err) {
-			// Refused, reset or closed: the PING never got an answer
-			// because nothing is there, not because the instance is
-			// slow. Like Sentinel's disconnected link, silence then runs
-			// from the last acceptable reply, not from this PING.
+		if refused(err) {
+			// Refused, reset or closed by the other side: the PING got
+			// no answer because nothing is there, not because the
+			// instance is slow. Like Sentinel's disconnected link,
+			// silence then runs from the last acceptable reply, not from
+			// this PING.
 			inst.pingPendingSince = time.Time{}
 		}
 		return
@@ -413,12 +415,14 @@ func (n *Node) recordPing(l *link, at time.Time, err error) {
 	}
 }
 
-// timedOut reports whether a failed request ran out of time (the instance
-// may be alive but stopped or slow) rather than being refused or cut.
-func timedOut(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout())
+// refused reports whether a failed request was refused or its connection
+// closed or reset by the other side: nothing listens there any more. Any
+// other failure (a timeout, a busy connection pool, our own close) may be
+// a stopped or slow instance and is not counted as refused.
+func refused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func (n *Node) recordInfo(l *link, at time.Time, text string, err error) {
