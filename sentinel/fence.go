@@ -157,7 +157,10 @@ func (n *Node) fenceLocked(g *group, now time.Time) {
 	case !f.active:
 		n.auditFenceLocked(g, now)
 	}
-	if (suspicious || f.active) && m.link != nil && now.Sub(m.infoAt) >= tickPeriod {
+	// Only where the evidence can matter: a master without replicas has no
+	// lags to report, and a lone voter never fences (polling such masters
+	// every tick made a node watching 1000 of them send 10 000 INFO/s).
+	if (f.active || (suspicious && v.Voters > 1 && len(g.replicas) > 0)) && m.link != nil && now.Sub(m.infoAt) >= tickPeriod {
 		// Fresh replica lags from the master: evidence for or against.
 		m.link.requestInfo()
 	}
@@ -262,6 +265,13 @@ func (n *Node) auditFenceLocked(g *group, now time.Time) {
 	m := g.master
 	if now.Sub(g.fence.auditAt) < fenceAudit || g.attempt != nil || g.switching || n.tiltLocked() ||
 		m.sdown || !m.connected || m.roleReported != topology.RoleMaster || !n.hearsMajorityLocked(g, now) {
+		return
+	}
+	// A fenced master lists min_slaves_good_slaves in INFO (Redis shows it
+	// when min-replicas-to-write and -max-lag are both set, and a fence
+	// sets both): without it there is nothing to restore, and no
+	// connection per master every fenceAudit is needed.
+	if !m.infoAt.IsZero() && m.info.MinReplicasGood < 0 {
 		return
 	}
 	for id := range g.peers {

@@ -1,12 +1,9 @@
 package sentinel
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Discovery through the monitored instances, like Sentinel's hello
@@ -51,37 +48,6 @@ func parseHello(s string) (hello, bool) {
 		return hello{}, false
 	}
 	return hello{nodeID: f[1], gossipAddr: f[2], respAddr: f[3], epoch: epoch, master: f[5]}, true
-}
-
-// runHello subscribes to the hello channel of one instance and handles
-// what arrives, until ctx ends. It owns its Pub/Sub connection.
-func (l *link) runHello(ctx context.Context, n *Node, opts *redis.Options) {
-	sub := redis.NewClient(opts)
-	// Closing the client is what interrupts a read blocked on an instance
-	// that accepts connections but never answers (a partition): cancelling
-	// ctx alone does not.
-	stop := context.AfterFunc(ctx, func() { _ = sub.Close() })
-	defer func() {
-		if stop() {
-			_ = sub.Close()
-		}
-	}()
-	ps := sub.Subscribe(ctx, helloChannel)
-	defer ps.Close()
-	ch := ps.Channel(redis.WithChannelHealthCheckInterval(helloPeriod * 3))
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-ch:
-			if !ok {
-				return
-			}
-			if h, ok := parseHello(m.Payload); ok {
-				n.handleHello(h)
-			}
-		}
-	}
 }
 
 // handleHello joins the gossip cluster of a node we have not heard of.

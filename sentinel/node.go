@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/failover"
 	"github.com/vigil-ha/vigil/sentinel/cluster"
@@ -323,46 +321,11 @@ func (n *Node) startLink(inst *instance) {
 		return
 	}
 	g := inst.group
-	_, timeout := linkTimeouts(g.cfg.DownAfter)
 	ctx, cancel := context.WithCancel(n.runCtx)
-	opts := &redis.Options{
-		Addr:                  inst.addr.String(),
-		Username:              g.cfg.AuthUser,
-		Password:              g.cfg.AuthPass,
-		TLSConfig:             n.actions.tls[g.cfg.Name],
-		ClientName:            "vigil-" + n.id[:min(8, len(n.id))] + "-cmd",
-		Protocol:              2,
-		DialTimeout:           timeout,
-		ReadTimeout:           timeout,
-		WriteTimeout:          timeout,
-		ContextTimeoutEnabled: true,
-		MaxRetries:            -1,
-		PoolSize:              1,
-		DisableIdentity:       true,
-	}
-	l := &link{
-		addr:   inst.addr,
-		group:  g.name(),
-		poke:   make(chan struct{}, 1),
-		cancel: cancel,
-	}
-	// Every new connection may be to a restarted instance: read its INFO
-	// at once so that a reboot (and a regressed data set) is seen within
-	// a ping period, even when no PING ever failed.
-	opts.OnConnect = func(context.Context, *redis.Conn) error {
-		l.requestInfo()
-		return nil
-	}
-	l.client = redis.NewClient(opts)
+	l := newLink(n, g, inst.addr, cancel)
 	inst.link = l
 	l.infoEvery.Store(int64(n.infoPeriodLocked(g, inst, time.Now())))
 	n.linksWG.Go(func() { l.run(ctx, n, g.cfg.DownAfter) })
-	if n.cluster != nil {
-		subOpts := *opts
-		subOpts.OnConnect = nil
-		subOpts.ClientName = "vigil-" + n.id[:min(8, len(n.id))] + "-pubsub"
-		n.linksWG.Go(func() { l.runHello(ctx, n, &subOpts) })
-	}
 }
 
 // lookup finds the instance a link monitors. Requires n.mu.

@@ -1,0 +1,81 @@
+package sentinel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/internal/fakeredis"
+)
+
+// TestProfileIdleMasters is a profiling harness, not a check: with
+// VIGIL_PROFILE_MASTERS=N it runs one node monitoring N fake masters (in
+// this process) for VIGIL_PROFILE_SECONDS (default 20) once all are seen,
+// so that -cpuprofile / -memprofile show where an idle node spends:
+//
+//	VIGIL_PROFILE_MASTERS=1000 go test -run TestProfileIdleMasters \
+//	  -cpuprofile cpu.out -memprofile mem.out ./sentinel/
+//	go tool pprof -top -focus sentinel sentinel.test cpu.out
+//
+// The fake masters run in the same process, so their share of the CPU
+// profile is theirs, not the node's (filter with -focus/-ignore).
+func TestProfileIdleMasters(t *testing.T) {
+	count, _ := strconv.Atoi(os.Getenv("VIGIL_PROFILE_MASTERS"))
+	if count < 1 {
+		t.Skip("set VIGIL_PROFILE_MASTERS=N to profile a node monitoring N fake masters")
+	}
+	secs, _ := strconv.Atoi(os.Getenv("VIGIL_PROFILE_SECONDS"))
+	if secs < 1 {
+		secs = 20
+	}
+	grp, err := fakeredis.StartGroup(t.Context(), count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(grp.Close)
+	masters := map[string]config.MasterConfig{}
+	for i, m := range grp.Masters {
+		masters[fmt.Sprintf("m%04d", i)] = master(t, m.Addr(), 1, 5*time.Second)
+	}
+	n, err := New(testConfig(t, masters), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = n.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n.mu.Lock()
+		seen := 0
+		for _, g := range n.groups {
+			if g.master.runID != "" {
+				seen++
+			}
+		}
+		n.mu.Unlock()
+		if seen == count {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d masters seen", seen, count)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Duration(secs) * time.Second) // the idle period being profiled
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("%d masters: %d goroutines, heap in use %.1f MiB, stacks %.1f MiB, sys %.1f MiB",
+		count, runtime.NumGoroutine(), float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20), float64(ms.Sys)/(1<<20))
+}
