@@ -153,7 +153,7 @@ func TestReports(t *testing.T) {
 	for _, want := range []string{
 		"# Performance: vigil vs redis-sentinel", "![Failover time distributions](performance-failover.png)",
 		"| kill -9 master | 1000 ms | 1.70 s | 3.40 s | 0.50× |", "vigil run 3 failed: timed out",
-		"## Where vigil is worse", "acknowledged writes lost", "100 and 1000 masters", "2 CPUs",
+		"## Where vigil is worse", "acknowledged writes lost", "## Scale: one controller monitoring many masters", "2 CPUs",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
@@ -289,5 +289,54 @@ func TestReportFromJSON(t *testing.T) {
 	}
 	if code := run([]string{"-from", filepath.Join(dir, "missing.json")}, &stdout, &stderr); code != exitFailure {
 		t.Errorf("missing file: exit %d", code)
+	}
+}
+
+func TestScaleReport(t *testing.T) {
+	res := syntheticResults()
+	res.Settings.ScaleMasters, res.Settings.ScaleIdleS = []int{1, 1000}, 15
+	res.Scale = []ScaleResult{
+		{Kind: testbed.KindVigil, Masters: 1, RSSKiB: 10240, IdleCPUPercent: 0.2, Threads: 7, Goroutines: 30, Conns: 2},
+		{Kind: testbed.KindSentinel, Masters: 1, RSSKiB: 12288, IdleCPUPercent: 0.2, Threads: 5, Conns: 2},
+		{Kind: testbed.KindVigil, Masters: 1000, RSSKiB: 10240 + 999*20, IdleCPUPercent: 0.2 + 999*0.004, Threads: 9, Goroutines: 1029, Conns: 2000},
+		{Kind: testbed.KindSentinel, Masters: 1000, RSSKiB: 12288 + 999*10, IdleCPUPercent: 0.2 + 999*0.004, Threads: 5, Conns: 2000},
+	}
+	md := string(markdown(res, ""))
+	for _, want := range []string{
+		"| 1000 | vigil | 29.5 | 4.20 | 9 | 1029 | 2.00 |",
+		"| memory, 1→1000 masters (KiB) | 20.0 | 10.0 | 2.00× |",
+		"| idle CPU, 1→1000 masters (% of one core per 1000 masters) | 4.00 | 4.00 | 1.00× |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	worse := strings.Join(worseFindings(res), "\n")
+	if !strings.Contains(worse, "scale: memory per master 20.0 KiB vs redis-sentinel 10.0 KiB") || strings.Contains(worse, "scale: idle CPU") {
+		t.Errorf("worse findings:\n%s", worse)
+	}
+	var out bytes.Buffer
+	if err := printSummary(&out, res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "== scale: one controller monitoring N fake masters") {
+		t.Errorf("summary lacks the scale table:\n%s", out.String())
+	}
+}
+
+func TestMergeKeepsSectionsNotRun(t *testing.T) {
+	old := syntheticResults()
+	old.Scale = []ScaleResult{{Kind: testbed.KindVigil, Masters: 1}}
+	old.Settings.ScaleMasters = []int{1}
+	res := &Results{Started: old.Started.Add(time.Hour), Scale: []ScaleResult{{Kind: testbed.KindSentinel, Masters: 1}}}
+	mergeResults(res, old, options{scale: true})
+	if len(res.Failover) != len(old.Failover) || res.Settings.Runs != old.Settings.Runs || len(res.Cost) != len(old.Cost) {
+		t.Errorf("failover/cost not kept: %d runs, %d cost", len(res.Failover), len(res.Cost))
+	}
+	if len(res.Scale) != 1 || res.Scale[0].Kind != testbed.KindSentinel {
+		t.Errorf("scale of this run replaced: %+v", res.Scale)
+	}
+	if len(res.Merged) == 0 || !strings.HasPrefix(res.Merged[0], "failover: ") {
+		t.Errorf("Merged = %q", res.Merged)
 	}
 }

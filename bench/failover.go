@@ -115,6 +115,8 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 			PollIntervalMS:    float64(b.opts.pollInterval.Microseconds()) / 1000,
 			CostIdleS:         b.opts.costIdle.Seconds(),
 			CostRequests:      b.opts.costReqs,
+			ScaleIdleS:        b.opts.scaleIdle.Seconds(),
+			ScaleMasters:      b.opts.scaleMasters,
 		},
 	}
 	res.Settings.Kinds = append(res.Settings.Kinds, b.opts.kinds...)
@@ -161,6 +163,15 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 			b.progress("cost %s: %s", k, c.summary())
 			res.Cost = append(res.Cost, c)
 		}
+	}
+	if b.opts.scale {
+		scale, err := b.scaleSection(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res.Scale = scale
+	} else {
+		res.Settings.ScaleIdleS, res.Settings.ScaleMasters = 0, nil
 	}
 	res.Finished = time.Now()
 	res.Machine.LoadAvgAfter = loadAvg()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,8 +57,14 @@ type options struct {
 	cost     bool
 	costIdle time.Duration
 	costReqs int
-	keep     bool
-	verbose  bool
+
+	scale        bool
+	scaleMasters []int
+	scaleIdle    time.Duration
+	merge        bool
+
+	keep    bool
+	verbose bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -89,6 +96,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.cost, "cost", true, "run the cost section")
 	fs.DurationVar(&o.costIdle, "cost-idle", 20*time.Second, "idle period over which CPU use is measured")
 	fs.IntVar(&o.costReqs, "cost-requests", 100000, "redis-benchmark -n for the discovery throughput")
+	fs.BoolVar(&o.scale, "scale", true, "run the scale section (one controller monitoring -scale-masters fake masters)")
+	scaleMasters := fs.String("scale-masters", "1,100,1000", "master counts of the scale section, comma-separated")
+	fs.DurationVar(&o.scaleIdle, "scale-idle", 15*time.Second, "idle period over which the scale section measures CPU")
+	only := fs.String("only", "", "run only these sections (comma-separated: failover, cost, scale) and keep the others from -out (implies -merge)")
+	fs.BoolVar(&o.merge, "merge", false, "keep from the existing -out file the sections this run does not measure")
 	fs.BoolVar(&o.keep, "keep", false, "keep every run's directory (configs, logs); failed runs are always kept")
 	fs.BoolVar(&o.verbose, "v", false, "log testbed progress")
 	if err := fs.Parse(args); err != nil {
@@ -112,6 +124,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if !set["cost-requests"] {
 			o.costReqs = 20000
 		}
+		if !set["scale-masters"] {
+			*scaleMasters = "1,100"
+		}
+		if !set["scale-idle"] {
+			o.scaleIdle = 5 * time.Second
+		}
 		if !set["out"] {
 			o.out = "bench/results/quick.json"
 		}
@@ -120,6 +138,35 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	var errs []error
+	if *only != "" {
+		o.failover, o.cost, o.scale = false, false, false
+		if !set["merge"] {
+			o.merge = true
+		}
+		for s := range strings.SplitSeq(*only, ",") {
+			switch strings.TrimSpace(s) {
+			case "failover":
+				o.failover = true
+			case "cost":
+				o.cost = true
+			case "scale":
+				o.scale = true
+			default:
+				errs = append(errs, fmt.Errorf("-only: unknown section %q (want failover, cost or scale)", s))
+			}
+		}
+	}
+	for s := range strings.SplitSeq(*scaleMasters, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err == nil && n < 1 {
+			err = fmt.Errorf("-scale-masters: %d is below 1", n)
+		}
+		errs = append(errs, err)
+		o.scaleMasters = append(o.scaleMasters, n)
+	}
+	if o.scaleIdle <= 0 {
+		errs = append(errs, errors.New("-scale-idle must be > 0"))
+	}
 	for s := range strings.SplitSeq(*kinds, ",") {
 		k, err := testbed.ParseKind(strings.TrimSpace(s))
 		errs = append(errs, err)
@@ -148,6 +195,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == fakeSubcommand {
+		return runFakeMasters(args[1:], stdout, stderr)
+	}
 	fail := func(code int, err error) int {
 		_, _ = fmt.Fprintln(stderr, "bench:", err)
 		return code
@@ -185,6 +235,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if err != nil {
 			return fail(exitFailure, err)
+		}
+		if o.merge {
+			if old, err := readJSON(o.out); err == nil {
+				mergeResults(res, old, o)
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return fail(exitFailure, err)
+			}
 		}
 	}
 	if err := printSummary(stdout, res); err != nil {

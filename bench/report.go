@@ -70,6 +70,9 @@ func printSummary(w io.Writer, res *Results) error {
 			return err
 		}
 	}
+	if err := scaleSummary(&b, res); err != nil {
+		return err
+	}
 	for _, line := range anomalyLines(res) {
 		b.WriteString("events: " + line + "\n")
 	}
@@ -139,7 +142,7 @@ func worseFindings(res *Results) []string {
 			out = append(out, fmt.Sprintf("cost: discovery throughput %.0f req/s vs redis-sentinel %.0f req/s", cv.BenchRPS, cs.BenchRPS))
 		}
 	}
-	return out
+	return append(out, scaleWorse(res)...)
 }
 
 func unitSuffix(unit string) string {
@@ -214,6 +217,9 @@ func markdown(res *Results, pngRel string) []byte {
 	p("comparison between the two kinds is the point. The machine may run other work too: its load average\n")
 	p("(1, 5, 15 min) was %s at the start, %s before the cost section and %s at the end.\n\n",
 		orUnknown(res.Machine.LoadAvgStart), orUnknown(res.Machine.LoadAvgBefore), orUnknown(res.Machine.LoadAvgAfter))
+	if len(res.Merged) > 0 {
+		p("Some sections come from an earlier run (`-only`/`-merge`), measured at: %s.\n\n", strings.Join(res.Merged, "; "))
+	}
 
 	p("| Component | Version |\n|---|---|\n")
 	p("| vigil | %s (binary built %s, working tree %s) |\n| redis-sentinel | %s |\n| redis-server | %s |\n| redis-benchmark | %s |\n| Go | %s |\n| go-redis (harness client) | %s |\n\n",
@@ -383,9 +389,11 @@ func markdown(res *Results, pngRel string) []byte {
 		p("\n")
 	}
 
+	scaleMarkdown(p, res)
+
 	p("## Not measured yet\n\n")
-	p("- **Scale**: 100 and 1000 masters per controller (memory, CPU, failover time when many masters fail at once)\n")
-	p("  are left for later.\n")
+	p("- **Failover at scale**: failover time when many masters fail at once, and real redis-server masters with\n")
+	p("  replicas at 100+ masters per controller.\n")
 	p("- Network partitions and packet loss (planned for the chaos/fault suite, which reuses `internal/testbed`).\n")
 	p("- Multi-host deployments: everything here shares one machine and the loopback interface.\n\n")
 
@@ -394,6 +402,7 @@ func markdown(res *Results, pngRel string) []byte {
 	p("make bench                         # installs redis-sentinel if missing, builds bin/vigil, full run\n")
 	p("go run ./bench -quick              # smoke run: 1 run per case, down-after 1000 ms, docs untouched\n")
 	p("go run ./bench -runs 3 -faults kill9 -down-after 1000ms -kinds vigil,sentinel\n")
+	p("go run ./bench -only scale         # re-measure the scale section only, keep the rest of latest.json\n")
 	p("go run ./bench -from bench/results/latest.json   # only rewrite this page and the plot\n")
 	p("```\n\n")
 	p("Raw results, including every event and lost sequence number, are in `bench/results/latest.json`;\n")
