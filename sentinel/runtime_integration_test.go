@@ -119,10 +119,13 @@ func TestRuntimeConfigReachesEveryNode(t *testing.T) {
 	})
 	t.Logf("SET reached every node %s after the commands were sent", time.Since(start).Round(time.Millisecond))
 
-	// REMOVE on node 0 while node 2 is down.
+	// REMOVE on node 0 and a SET on node 1 while node 2 is down.
 	stops[2]()
 	if got := redisCLI(t, nodes[0].Addr(), "SENTINEL", "remove", "extra"); got != "OK" {
 		t.Fatalf("REMOVE = %q", got)
+	}
+	if got := redisCLI(t, nodes[1].Addr(), "SENTINEL", "set", "mymaster", "parallel-syncs", "3"); got != "OK" {
+		t.Fatalf("SET = %q", got)
 	}
 	redistest.WaitFor(t, 20*time.Second, "extra gone from nodes 0 and 1", func() bool {
 		for _, n := range nodes[:2] {
@@ -149,6 +152,9 @@ func TestRuntimeConfigReachesEveryNode(t *testing.T) {
 	if got := masterField(t, n2, "mymaster", "failover-timeout"); got != "77000" {
 		t.Fatalf("restarted node: mymaster failover-timeout = %q, want its runtime change 77000", got)
 	}
+	redistest.WaitFor(t, 20*time.Second, "the restarted node to get the SET made while it was down", func() bool {
+		return masterField(t, n2, "mymaster", "parallel-syncs") == "3"
+	})
 	waitPeers(t, nodes, "mymaster")
 	for i, n := range nodes {
 		if got := redisCLI(t, n.Addr(), "SENTINEL", "get-master-addr-by-name", "extra"); got != "" {
