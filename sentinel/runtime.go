@@ -364,6 +364,9 @@ func parseSet(args []string, denyScripts bool) ([]string, error) {
 			if from == "" || to == "" {
 				return nil, setBadArg("", opt)
 			}
+			if len(from) > 128 || strings.ContainsFunc(from, func(r rune) bool { return r <= ' ' || r > '~' }) {
+				return nil, setBadArg(from, opt)
+			}
 			out = append(out, optRenamePrefix+strings.ToLower(from), to)
 			continue
 		}

@@ -25,6 +25,16 @@ import (
 // errFlush is Sentinel's reply when its configuration cannot be written.
 const errFlush = "ERR Failed to save config file. Check server logs."
 
+// commitErrorReply is the reply to a change commitEntryLocked refused:
+// its own text when refused before writing, else Sentinel's write error.
+func commitErrorReply(err error) string {
+	var ee entryError
+	if errors.As(err, &ee) {
+		return string(ee)
+	}
+	return errFlush
+}
+
 // resolveTimeout bounds the DNS lookup of a MONITOR hostname.
 const resolveTimeout = 2 * time.Second
 
@@ -69,7 +79,7 @@ func sentMonitor(n *Node, c *clientConn, args []string) {
 	}
 	e := cluster.ConfigEntry{Name: name, Monitor: true, Addr: mc.Addr.String(), Options: map[string]string{"quorum": strconv.FormatInt(quorum, 10)}}
 	if err := n.commitEntryLocked(e); err != nil {
-		c.w.Error(errFlush)
+		c.w.Error(commitErrorReply(err))
 		return
 	}
 	c.w.Simple("OK")
@@ -100,7 +110,7 @@ func sentRemove(n *Node, c *clientConn, args []string) {
 		return
 	}
 	if err := n.commitEntryLocked(cluster.ConfigEntry{Name: args[2], Removed: true}); err != nil {
-		c.w.Error(errFlush)
+		c.w.Error(commitErrorReply(err))
 		return
 	}
 	c.w.Simple("OK")
@@ -141,7 +151,7 @@ func sentSet(n *Node, c *clientConn, args []string) {
 		return
 	}
 	if err := n.commitEntryLocked(e); err != nil {
-		c.w.Error(errFlush)
+		c.w.Error(commitErrorReply(err))
 		return
 	}
 	c.w.Simple("OK")
@@ -328,7 +338,7 @@ func sentRevert(n *Node, c *clientConn, args []string) {
 		return
 	}
 	if err := n.commitEntryLocked(cluster.ConfigEntry{Name: name, Addr: fm.Addr.String()}); err != nil {
-		c.w.Error(errFlush)
+		c.w.Error(commitErrorReply(err))
 		return
 	}
 	c.w.Simple("OK")

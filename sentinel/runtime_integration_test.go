@@ -292,6 +292,17 @@ func TestRuntimeConfigSurvivesRestartAndReverts(t *testing.T) {
 	if got := cli(n, "SENTINEL", "SET", "mymaster", "auth-pass", ""); !strings.Contains(got, "auth-user: set without auth-pass") {
 		t.Fatalf("SET auth-pass '' with auth-user set = %q, want the file's rule", got)
 	}
+	big := []string{"SENTINEL", "SET", "mymaster"}
+	for i := range 17 {
+		big = append(big, "rename-command", "cmd"+strconv.Itoa(i), strings.Repeat("x", 4000))
+	}
+	c := dialRaw(t, n.Addr())
+	if got := c.roundTrip(respCmd(big...)); !strings.Contains(got, "bytes in every gossiped state") {
+		t.Fatalf("SET of 68 KB of options = %.100q", got)
+	}
+	if got := c.roundTrip(respCmd("SENTINEL", "SET", "mymaster", "rename-command", strings.Repeat("c", 129), "x")); !strings.HasPrefix(got, "-ERR Invalid argument 'ccc") {
+		t.Fatalf("SET rename-command of a 129-byte name = %.60q", got)
+	}
 	if got := cli(n, "SENTINEL", "MONITOR", "x", "localhost", "3", "1"); got != "ERR Invalid IP address or hostname specified" {
 		t.Fatalf("MONITOR of a hostname with resolve-hostnames no = %q", got)
 	}

@@ -1,6 +1,7 @@
 package sentinel
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -129,7 +130,20 @@ func (n *Node) commitEntryLocked(e cluster.ConfigEntry) error {
 	old, had := n.rt.state.Masters[e.Name]
 	e.Version = n.rt.state.Clock + 1
 	e.Writer = n.id
+	// Peers drop a whole state with an entry they cannot decode, and a
+	// state must fit in a gossip message: refuse such a change here.
+	if err := e.Validate(); err != nil {
+		return entryError("ERR " + err.Error())
+	}
 	n.rt.state.Masters[e.Name] = e
+	if size := entriesSize(n.rt.state.Masters); size > maxRuntimeBytes {
+		if had {
+			n.rt.state.Masters[e.Name] = old
+		} else {
+			delete(n.rt.state.Masters, e.Name)
+		}
+		return entryError(fmt.Sprintf("ERR the runtime configuration would take %d bytes in every gossiped state, more than %d", size, maxRuntimeBytes))
+	}
 	clock := n.rt.state.Clock
 	n.rt.state.Clock = e.Version
 	if err := n.rt.save(); err != nil {
@@ -149,6 +163,25 @@ func (n *Node) commitEntryLocked(e cluster.ConfigEntry) error {
 	n.reconcileLocked(e.Name, p, n.id)
 	n.broadcastLocked()
 	return nil
+}
+
+// maxRuntimeBytes bounds the encoded runtime entries, which ride in every
+// state a node gossips (cluster.MaxMessageSize bounds the whole state).
+const maxRuntimeBytes = 64 << 10
+
+// entryError is a change refused before anything was written: its text is
+// the reply.
+type entryError string
+
+func (e entryError) Error() string { return string(e) }
+
+// entriesSize is the size of the entries in JSON, as gossiped.
+func entriesSize(m map[string]cluster.ConfigEntry) int {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return 1 << 30
+	}
+	return len(b)
 }
 
 // reconcileLocked brings master name in line with its runtime entry: adds,
