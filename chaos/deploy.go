@@ -37,10 +37,16 @@ type deployment struct {
 
 // deployOptions are what a scenario needs from its deployment.
 type deployOptions struct {
-	proxy       bool // put the master behind a proxy (replicas and controllers)
-	partition   bool // master and controller 1 on side A, the rest on side B of a testbed.Partition
-	persistence bool // append-only file with fsync always on every server
-	writer      bool // start the writer
+	proxy     bool // put the master behind a proxy (replicas and controllers)
+	partition bool // master and controller 1 on side A, the rest on side B of a testbed.Partition
+	// splitControllers, with partition, puts that many controllers on
+	// side A and the rest on side B, and every server on the partition's
+	// spared address, reachable from both sides.
+	splitControllers int
+	// controllers and quorum override the settings' when not zero.
+	controllers, quorum int
+	persistence         bool // append-only file with fsync always on every server
+	writer              bool // start the writer
 }
 
 // setup starts the group, the controllers and the observers, and waits
@@ -48,15 +54,35 @@ type deployOptions struct {
 // the master.
 func setup(ctx context.Context, env *testbed.Env, kind testbed.Kind, cfg settings, opts deployOptions) (*deployment, error) {
 	d := &deployment{env: env, kind: kind, cfg: cfg, rt: router{route: map[string]string{}}}
-	var sideA, sideB testbed.Placement
+	if opts.controllers > 0 {
+		cfg.controllers = opts.controllers
+	}
+	if opts.quorum > 0 {
+		cfg.quorum = opts.quorum
+	}
+	d.cfg = cfg
+	var masterAt, replicasAt testbed.Placement
+	var ctrlsAt []testbed.Placement
 	if opts.partition {
 		var err error
 		if d.part, err = env.StartPartition(ctx); err != nil {
 			return nil, err
 		}
-		sideA, sideB = d.part.SideA(), d.part.SideB()
+		onA := 1
+		masterAt, replicasAt = d.part.SideA(), d.part.SideB()
+		if opts.splitControllers > 0 {
+			onA = opts.splitControllers
+			masterAt, replicasAt = d.part.Spared(), d.part.Spared()
+		}
+		for i := range cfg.controllers {
+			if i < onA {
+				ctrlsAt = append(ctrlsAt, d.part.SideA())
+			} else {
+				ctrlsAt = append(ctrlsAt, d.part.SideB())
+			}
+		}
 	}
-	master, err := env.StartRedisAt(ctx, "", sideA)
+	master, err := env.StartRedisAt(ctx, "", masterAt)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +96,7 @@ func setup(ctx context.Context, env *testbed.Env, kind testbed.Kind, cfg setting
 	}
 	d.group = &testbed.Group{Master: master}
 	for range cfg.replicas {
-		r, err := env.StartRedisAt(ctx, d.advertised, sideB)
+		r, err := env.StartRedisAt(ctx, d.advertised, replicasAt)
 		if err != nil {
 			return nil, err
 		}
@@ -97,12 +123,7 @@ func setup(ctx context.Context, env *testbed.Env, kind testbed.Kind, cfg setting
 	if kind == testbed.KindVigil {
 		cc.Extra = cfg.vigilExtra
 	}
-	if opts.partition {
-		cc.Placements = []testbed.Placement{sideA}
-		for range cfg.controllers - 1 {
-			cc.Placements = append(cc.Placements, sideB)
-		}
-	}
+	cc.Placements = ctrlsAt
 	d.ctrls, err = env.StartControllers(ctx, cfg.controllers, cc)
 	if err != nil {
 		return nil, err

@@ -355,7 +355,12 @@ func markdown(res *Results) []byte {
 		"(vigil nodes, or `redis-sentinel` processes with the same settings: " +
 		fmt.Sprintf("quorum %d, down-after %d ms, failover-timeout %d ms), ", st.Quorum, st.DownAfterMS, st.FailoverTimeoutMS) +
 		"injects one fault, waits for the group to settle and checks it. Runs of the two kinds are interleaved, one after the other, " +
-		"so that drifts of the machine hit both alike.\n\n")
+		"so that drifts of the machine hit both alike. Scenarios 9 and 10 place the processes on two sides of a network namespace " +
+		"(`testbed.Partition`: a veth pair with 10.231.N.0/24 addresses) so that a cut drops everything between the sides, " +
+		"UDP gossip included, while the observers keep seeing both sides.\n\n")
+	if st.VigilExtra != "" {
+		fmt.Fprintf(&b, "vigil nodes ran with these extra master settings: `%s`.\n\n", strings.TrimSpace(strings.Join(strings.Fields(st.VigilExtra), " ")))
+	}
 	b.WriteString("Checkers:\n\n")
 	fmt.Fprintf(&b, "- **(a) settled**: exactly one server answers `ROLE` master, every other live server replicates from it with its link up "+
 		"(`ROLE` state `connected`) and the master lists them all, and every controller answers that address to "+
@@ -438,6 +443,7 @@ func markdown(res *Results) []byte {
 		b.WriteString("\n")
 	}
 
+	b.WriteString(splitBrainText)
 	b.WriteString("## Scenarios\n\n")
 	for _, name := range res.Scenarios {
 		sc, ok := scenarioByName(name)
@@ -489,3 +495,63 @@ func upperFirst(s string) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// splitBrainText is the hand-written part of the report: how vigil bounds
+// split brain, and what the suite cannot inject.
+const splitBrainText = `## Bounded split brain
+
+The partition scenarios measure what a controller does for the writes an
+isolated master keeps acknowledging: every one of them is lost when the
+majority promotes a replica. Scenario 9 is the reference partition
+{master, controller 1, writer} | {replicas, controllers 2 and 3}: the writer
+can only ask controller 1, which keeps naming the old master, so the writes
+go on as long as the old master takes them. Scenario 7 cuts the master from
+every controller and replica but not from the writer.
+
+redis-sentinel does nothing on the master's side: the old master acknowledges
+writes for the whole cut, and Sentinel waits before demoting it after the
+heal. vigil bounds the window from both ends:
+
+- **Fence on the master's side** (` + "`isolation-fence`" + `, on by default): a vigil node
+  that still reaches the master but has heard from no replica of it for
+  600 ms and from no majority of the nodes for 800 ms (nodes broadcast their
+  state every 500 ms) raises the master's ` + "`min-replicas-to-write`" + ` to
+  1048576 + its value. Redis compares it with its count of good replicas on
+  every write, so the very next write gets ` + "`-NOREPLICAS`" + `. The decision is
+  ` + "`failover.DecideFence`" + `, pure and table-tested. The fence is lifted only
+  on positive evidence: the majority heard again with this master unchanged,
+  a replica following it again, or the master's INFO showing replica
+  acknowledgements after the fence; when the majority failed over meanwhile
+  the fence stays until the old master answers ROLE slave, then the saved
+  value is restored. CLIENT PAUSE WRITE was rejected for this: it blocks
+  PUBLISH (the hello messages every node sends) and hangs clients instead of
+  refusing them, and a returning node's first PUBLISH would stall its link
+  for a second before the demotion. A fence left by a node that died is
+  undone by a node that hears the majority and sees the master healthy
+  (checked every 5 s).
+- **Write guard** (` + "`write-guard`" + `, off by default): min-replicas-to-write 1 with
+  min-replicas-max-lag 1 on the master, so a master cut off from its replicas
+  refuses writes by itself, also when no vigil node is on its side
+  (scenario 7). Redis counts good replicas once a second from their
+  once-a-second acknowledgements, so it bites 1–3 s after the cut. It stays
+  off by default because a master whose replicas all died refuses writes
+  until a node of the majority lowers the setting (it does, within a tick,
+  when it sees no healthy replica).
+- **Demotion after the heal**: the old master is known as a replica that
+  reports role master since long before the heal, so the 750 ms grace
+  (which protects a replica promoted by a peer whose gossip has not arrived
+  yet) has long passed: it is converted as soon as a node reaches it again.
+
+## Faults not injected
+
+A **clock jump** is not injected: it cannot be confined to the processes
+under test. Go reads both clocks through the vDSO, so libfaketime does not
+reach vigil; a Linux time namespace (` + "`unshare -T`" + `) offsets only the
+monotonic and boot clocks, and only once, before the process starts; moving
+the system clock would hit every process on the machine. It would also test
+nothing in vigil: every timeout and TILT itself use Go's monotonic clock,
+which a wall-clock jump does not move. What Sentinel's TILT protects against
+is the controller's own timer running late, and scenario 11 (SIGSTOP of a
+controller) is exactly that.
+
+`

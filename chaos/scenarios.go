@@ -206,6 +206,10 @@ func scenarios() []scenario {
 			recover: "SWITCHOVER sent → settled, slowest of the run", run: runSwitchoverLinearizable},
 		{id: 9, name: "partition-with-controller", title: "partition {master, controller 1, writer} | {replicas, controllers 2 and 3} for 10 s (network namespace; gossip cut too)", expectFailover: true,
 			recover: "cut → settled", deploy: deployOptions{writer: true, partition: true}, inject: injectNetPartition},
+		{id: 10, name: "controller-partition", title: "5 controllers (quorum 2) split {2} | {3} (network namespace), then the master killed; servers reachable from both sides", expectFailover: true,
+			recover: "kill → settled", deploy: deployOptions{writer: true, partition: true, splitControllers: 2, controllers: 5, quorum: 2}, inject: injectControllerPartition},
+		{id: 11, name: "controller-stall", title: "controller 1 stopped (SIGSTOP) for 5 s, then resumed and the master killed at once: the stalled controller must enter TILT and not vote while in it", expectFailover: true,
+			recover: "kill → settled", deploy: deployOptions{writer: true}, inject: injectControllerStall},
 	}
 }
 
@@ -659,4 +663,113 @@ func measureIsolation(ctx context.Context, d *deployment, r *RunResult) {
 	} else {
 		r.note("the old master was not demoted within 15 s of the heal")
 	}
+}
+
+// promotionEvents are the events only a controller that leads a failover
+// publishes.
+var promotionEvents = []string{"+elected-leader", "+selected-slave", "+failover-state-send-slaveof-noone", "+promoted-slave", "+failover-end"}
+
+// injectControllerPartition: the controllers are split, side A (the
+// minority) from side B, the master is killed; the servers stay reachable
+// from both sides. The majority must fail over during the cut, the
+// minority must not lead anything. Healed after cfg.cutFor.
+func injectControllerPartition(ctx context.Context, d *deployment, r *RunResult) ([]*testbed.RedisServer, error) {
+	if err := d.part.Cut(ctx); err != nil {
+		return nil, err
+	}
+	cutAt := time.Now()
+	// Let each side notice it lost the other (a few gossip probes).
+	if err := sleep(ctx, 2*time.Second); err != nil {
+		return nil, err
+	}
+	r.FaultAt = time.Now()
+	r.RecoverFrom = r.FaultAt
+	d.group.Master.Kill()
+	err := sleep(ctx, d.cfg.cutFor)
+	minority := map[string]bool{}
+	var names []string
+	for _, c := range d.ctrls {
+		if c.Placement.Netns == "" {
+			minority[c.Addr()] = true
+			names = append(names, c.Name)
+		}
+	}
+	majorityFailedOver := false
+	for _, ev := range d.watcher.Events() {
+		if ev.At.Before(cutAt) {
+			continue
+		}
+		if minority[ev.Controller] && slices.Contains(promotionEvents, ev.Type) {
+			r.problem("split brain: minority controller %s published %s %s during the cut", d.ctrlName(ev.Controller), ev.Type, ev.Payload)
+		}
+		if !minority[ev.Controller] && ev.Type == "+switch-master" {
+			majorityFailedOver = true
+		}
+	}
+	if !majorityFailedOver && err == nil {
+		r.problem("the majority side did not fail over during the %v cut; %s", d.cfg.cutFor, explain(ctx, d))
+	}
+	r.note("minority side: %s; the cut began %.0f ms before the kill", strings.Join(names, ", "), ms(r.FaultAt.Sub(cutAt)))
+	if herr := d.part.Heal(ctx); herr != nil {
+		return nil, herr
+	}
+	r.HealAt = time.Now()
+	return d.group.Replicas, err
+}
+
+// stallFor is how long injectControllerStall stops a controller: more than
+// twice TILT's 2 s trigger.
+const stallFor = 5 * time.Second
+
+// injectControllerStall: SIGSTOP of controller 1 for stallFor (nothing may
+// fail over meanwhile), SIGCONT, and the master killed at once, so that
+// the failover runs while the stalled controller is in TILT: it must enter
+// TILT and give no vote in it.
+func injectControllerStall(ctx context.Context, d *deployment, r *RunResult) ([]*testbed.RedisServer, error) {
+	c := d.ctrls[0]
+	r.FaultAt = time.Now()
+	if err := c.Proc().Pause(); err != nil {
+		return nil, err
+	}
+	err := sleep(ctx, stallFor)
+	if rerr := c.Proc().Resume(); rerr != nil {
+		return nil, rerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n := len(masterChanges(d.watcher.Events(), r.FaultAt)); n > 0 {
+		r.problem("false failover: %d +switch-master while %s was stopped", n, c.Name)
+	}
+	r.RecoverFrom = time.Now()
+	d.group.Master.Kill()
+	// The verdict on TILT needs the failover over: wait for it (settle
+	// follows anyway).
+	_ = pollFast(ctx, d.cfg.downAfter+2*d.cfg.failoverTimeout, func() bool {
+		_, ok := d.watcher.First("+switch-master", "", r.RecoverFrom)
+		return ok
+	})
+	var tiltAt, tiltEnd time.Time
+	for _, ev := range d.watcher.Events() {
+		if ev.Controller != c.Addr() || ev.At.Before(r.FaultAt) {
+			continue
+		}
+		switch {
+		case ev.Type == "+tilt" && tiltAt.IsZero():
+			tiltAt = ev.At
+		case ev.Type == "-tilt" && !tiltAt.IsZero() && tiltEnd.IsZero():
+			tiltEnd = ev.At
+		case ev.Type == "+vote-for-leader" && !tiltAt.IsZero() && tiltEnd.IsZero():
+			r.problem("%s voted while in TILT: +vote-for-leader %s", c.Name, ev.Payload)
+		}
+	}
+	switch {
+	case tiltAt.IsZero():
+		r.problem("%s did not enter TILT after a %v stall", c.Name, stallFor)
+	case tiltEnd.IsZero():
+		r.note("%s entered TILT %.0f ms after SIGCONT and was still in it when the failover ended", c.Name, ms(tiltAt.Sub(r.RecoverFrom)))
+	default:
+		r.note("%s in TILT from %.0f ms to %.0f ms after SIGCONT", c.Name, ms(tiltAt.Sub(r.RecoverFrom)), ms(tiltEnd.Sub(r.RecoverFrom)))
+	}
+	return d.group.Replicas, nil
 }

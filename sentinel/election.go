@@ -17,8 +17,9 @@ const (
 	// Sentinel's sentinel_ask_period.
 	askPeriod = time.Second
 	// rankDelay staggers candidacies: among the nodes that see the master
-	// down, the one with the smallest id starts at once, the next after
-	// rankDelay, and so on. In the common case exactly one node asks for
+	// down or were heard from just now, the one with the smallest id
+	// starts at once, the next after rankDelay, and so on. In the common
+	// case exactly one node asks for
 	// votes and no election is split. (Sentinel instead lets every
 	// sentinel ask at once and relies on randomised timer ticks and a
 	// random 0-1 s shift of its timeouts to break ties.)
@@ -65,6 +66,31 @@ func (n *Node) checkODownLocked(g *group, now time.Time) {
 	}
 }
 
+// rankFresh: a peer whose state arrived this recently counts in the
+// candidacy stagger even before its down opinion arrives.
+const rankFresh = 2 * stateBroadcastPeriod
+
+// candidateRankLocked is this node's place in the candidacy stagger, -1
+// when it does not hold the master s_down: its index among the down voters
+// and the peers heard within rankFresh, sorted by id. Counting the fresh
+// peers keeps the order the same on every node of a side even while down
+// opinions are still arriving (with the down voters alone, two nodes that
+// each had heard only a different third could both rank first and split
+// the vote). Requires n.mu.
+func (n *Node) candidateRankLocked(g *group, now time.Time) int {
+	voters := n.downVotersLocked(g, now)
+	if !slices.Contains(voters, n.id) {
+		return -1
+	}
+	for id := range g.peers {
+		if p := n.peers[id]; p != nil && p.alive && now.Sub(p.lastState) <= rankFresh && !slices.Contains(voters, id) {
+			voters = append(voters, id)
+		}
+	}
+	slices.Sort(voters)
+	return slices.Index(voters, n.id)
+}
+
 // downVoters returns the ids of the nodes (self included) that currently
 // hold g's master s_down, sorted.
 func (n *Node) downVotersLocked(g *group, now time.Time) []string {
@@ -90,7 +116,7 @@ func (n *Node) maybeStartFailoverLocked(g *group, now time.Time) {
 	if !g.odown || g.attempt != nil || g.switching || now.Before(g.nextAttempt) || n.pausedLocked(g) {
 		return
 	}
-	rank := slices.Index(n.downVotersLocked(g, now), n.id)
+	rank := n.candidateRankLocked(g, now)
 	if rank < 0 {
 		return
 	}
@@ -206,9 +232,9 @@ func (n *Node) handleVoteRequest(from cluster.Member, req cluster.VoteRequest) (
 	reply.Master = g.name()
 	reply.Down = n.masterDownLocked(g) && !n.tiltLocked()
 	candidate := req.Candidate
-	if n.pausedLocked(g) || n.replicaSeesMasterLocked(g) != nil || n.vetoedLocked(g, time.Now()) {
-		// Maintenance mode, or a replica saw the master alive after we
-		// lost it: answer, but never vote.
+	if n.pausedLocked(g) || n.replicaSeesMasterLocked(g) != nil || n.vetoedLocked(g, time.Now()) || n.tiltLocked() {
+		// Maintenance mode, a replica saw the master alive after we lost
+		// it, or this node just stalled (TILT): answer, but never vote.
 		candidate = ""
 	}
 	vr := n.voteLocked(g, req.Epoch, candidate)

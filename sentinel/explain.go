@@ -2,7 +2,6 @@ package sentinel
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/vigil-ha/vigil/failover"
@@ -122,7 +121,7 @@ func (n *Node) explainLocked(g *group, now time.Time) Decision {
 			return set(ReasonVetoed, "pre-failover hook: %s", h.reason)
 		}
 	}
-	if rank := slices.Index(n.downVotersLocked(g, now), n.id); rank > 0 {
+	if rank := n.candidateRankLocked(g, now); rank > 0 {
 		return set(ReasonWaitingTurn, "node %d in line: a node with a smaller id starts first, this one after %s", rank+1, time.Duration(rank)*rankDelay)
 	}
 	return set(ReasonReady, "")

@@ -116,6 +116,11 @@ func (p *Partition) SideA() Placement { return Placement{Host: p.A} }
 // SideB is side B's placement.
 func (p *Partition) SideB() Placement { return Placement{Host: p.B, Netns: p.Netns} }
 
+// Spared is a placement both sides reach during a cut: the observer
+// address, in the root namespace (for servers that a partition among
+// controllers must not hide).
+func (p *Partition) Spared() Placement { return Placement{Host: p.Obs} }
+
 // Cut partitions A from B.
 func (p *Partition) Cut(ctx context.Context) error {
 	if p.cut {
