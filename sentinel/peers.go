@@ -42,8 +42,9 @@ func (n *Node) LocalState() cluster.NodeState {
 }
 
 func (n *Node) localStateLocked() cluster.NodeState {
-	st := cluster.NodeState{CurrentEpoch: n.state.CurrentEpoch, Config: n.runtimeEntriesLocked()}
+	st := cluster.NodeState{CurrentEpoch: n.state.CurrentEpoch}
 	now := time.Now()
+	st.Config, st.ConfigDigest = n.gossipEntriesLocked(now)
 	for _, name := range n.cfg.MasterNames() {
 		g := n.groups[name]
 		rec := n.state.Masters[name]
@@ -79,7 +80,7 @@ func (n *Node) HandleState(from cluster.Member, st cluster.NodeState) {
 	p.lastState = now
 	p.currentEpoch = st.CurrentEpoch
 	n.observeEpochLocked(st.CurrentEpoch)
-	n.mergeRuntimeLocked(from.ID, st.Config) // before the masters: it may add one
+	n.mergeRuntimeLocked(from.ID, st.ConfigDigest, st.Config...) // before the masters: it may add one
 	for _, ms := range st.Masters {
 		g := n.groups[ms.Name]
 		if g == nil {

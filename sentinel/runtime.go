@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"maps"
 	"os"
@@ -61,6 +62,26 @@ type runtimeConf struct {
 	// bad remembers the version of an entry that could not be applied
 	// here, so it is reported once rather than every second.
 	bad map[string]uint64
+	// digest summarises the entries (entriesDigest); 0 when there are none.
+	digest uint64
+	// sendUntil: gossiped states carry the entries until then (after a
+	// change, or when a peer's digest differs); resentAt is when they
+	// were last sent regardless.
+	sendUntil, resentAt time.Time
+}
+
+// entriesDigest is a 64-bit FNV-1a hash of the entries in name order; 0
+// for none. Two nodes with the same entries have the same digest.
+func entriesDigest(m map[string]cluster.ConfigEntry) uint64 {
+	if len(m) == 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	enc := json.NewEncoder(h)
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		_ = enc.Encode(m[name]) // maps encode with sorted keys
+	}
+	return max(h.Sum64(), 1)
 }
 
 // loadRuntime reads runtime.json from dataDir; none means no change. A file
@@ -99,6 +120,7 @@ func loadRuntime(dataDir string) (*runtimeConf, error) {
 		st.Global = map[string]string{}
 	}
 	rc.state = st
+	rc.digest = entriesDigest(st.Masters)
 	return rc, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/sentinel/cluster"
@@ -76,6 +77,37 @@ func (rc *runtimeConf) effective(node config.NodeConfig, name string, e *cluster
 	return mc, ok, nil
 }
 
+// Gossip of the runtime entries. Every state carries the digest of this
+// node's entries; the entries themselves ride along only for a while after
+// a change (ours or a peer's), when a peer's digest differs from ours, and
+// every runtimeResend. A node that missed a change therefore sees a digest
+// that differs from its own, starts sending its entries, and the other side
+// does the same on seeing its digest: both merge and converge within a few
+// states, without every state of every node carrying every entry.
+const (
+	runtimeSendFor = 3 * time.Second
+	runtimeResend  = 30 * time.Second
+)
+
+// gossipEntriesLocked returns the entries to put in a state sent now (nil
+// when not needed) and the digest. Requires n.mu.
+func (n *Node) gossipEntriesLocked(now time.Time) ([]cluster.ConfigEntry, uint64) {
+	if n.rt.digest == 0 {
+		return nil, 0
+	}
+	if now.Before(n.rt.sendUntil) || now.Sub(n.rt.resentAt) >= runtimeResend {
+		n.rt.resentAt = now
+		return n.runtimeEntriesLocked(), n.rt.digest
+	}
+	return nil, n.rt.digest
+}
+
+// sendEntriesLocked makes the next states carry the entries for a while.
+// Requires n.mu.
+func (n *Node) sendEntriesLocked(now time.Time) {
+	n.rt.sendUntil = now.Add(runtimeSendFor)
+}
+
 // runtimeEntriesLocked returns the runtime entries to gossip, by name.
 // Requires n.mu.
 func (n *Node) runtimeEntriesLocked() []cluster.ConfigEntry {
@@ -90,9 +122,17 @@ func (n *Node) runtimeEntriesLocked() []cluster.ConfigEntry {
 }
 
 // mergeRuntimeLocked folds the runtime entries a peer sent (from is its
-// id) into ours (last writer wins), persists the result and applies what
-// changed. Requires n.mu.
-func (n *Node) mergeRuntimeLocked(from string, in []cluster.ConfigEntry) {
+// id, digest the digest of its entries) into ours (last writer wins),
+// persists the result and applies what changed. Requires n.mu.
+func (n *Node) mergeRuntimeLocked(from string, digest uint64, in ...cluster.ConfigEntry) {
+	defer func() {
+		if digest != n.rt.digest && !time.Now().Before(n.rt.sendUntil) {
+			// One of us misses an entry: send ours, the peer will send
+			// its own when it sees our digest.
+			n.sendEntriesLocked(time.Now())
+			n.broadcastLocked()
+		}
+	}()
 	if len(in) == 0 {
 		return
 	}
@@ -110,6 +150,8 @@ func (n *Node) mergeRuntimeLocked(from string, in []cluster.ConfigEntry) {
 		return
 	}
 	n.log.Debug("runtime configuration received", "from", from, "masters", changed)
+	n.rt.digest = entriesDigest(n.rt.state.Masters)
+	n.sendEntriesLocked(time.Now()) // pass it on
 	if err := n.rt.save(); err != nil {
 		n.log.Error("cannot persist runtime configuration", "err", err)
 	}
@@ -156,6 +198,8 @@ func (n *Node) commitEntryLocked(e cluster.ConfigEntry) error {
 		n.log.Error("cannot persist runtime configuration", "err", err)
 		return err
 	}
+	n.rt.digest = entriesDigest(n.rt.state.Masters)
+	n.sendEntriesLocked(time.Now())
 	var p *cluster.ConfigEntry
 	if had {
 		p = &old

@@ -228,11 +228,11 @@ func TestMergeRuntimeRefusesWhatItCannotApply(t *testing.T) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.mergeRuntimeLocked(writerB, []cluster.ConfigEntry{
+	n.mergeRuntimeLocked(writerB, 0, []cluster.ConfigEntry{
 		{Name: "mymaster", Version: 5, Writer: writerB, Addr: "127.0.0.1:1", Options: map[string]string{"quorum": "0"}},
 		{Name: "new", Version: 6, Writer: writerB, Monitor: true, Addr: "127.0.0.1:2"}, // no quorum
 		{Name: "hook", Version: 7, Writer: writerB, Monitor: true, Addr: "127.0.0.1:3", Options: map[string]string{"quorum": "1", "notification-script": "/bin/true"}},
-	})
+	}...)
 	if q := n.groups["mymaster"].cfg.Quorum; q != 2 {
 		t.Fatalf("quorum 0 applied: %d", q)
 	}
@@ -242,14 +242,63 @@ func TestMergeRuntimeRefusesWhatItCannotApply(t *testing.T) {
 	if len(n.rt.state.Masters) != 3 || n.rt.state.Clock != 7 {
 		t.Fatalf("entries not kept: %d entries, clock %d", len(n.rt.state.Masters), n.rt.state.Clock)
 	}
-	n.mergeRuntimeLocked(writerB, []cluster.ConfigEntry{
+	n.mergeRuntimeLocked(writerB, 0, []cluster.ConfigEntry{
 		{Name: "mymaster", Version: 8, Writer: writerB, Addr: "127.0.0.1:1", Options: map[string]string{"quorum": "3"}},
-	})
+	}...)
 	if q := n.groups["mymaster"].cfg.Quorum; q != 3 {
 		t.Fatalf("good entry not applied: quorum %d", q)
 	}
 	rc, err := loadRuntime(cfg.Node.DataDir)
 	if err != nil || rc.state.Masters["mymaster"].Version != 8 || rc.state.Clock != 8 {
 		t.Fatalf("runtime.json: %+v %v", rc, err)
+	}
+}
+
+// TestGossipEntriesOnlyWhenNeeded: states carry the digest always and the
+// entries after a change, on a digest mismatch, and every runtimeResend.
+func TestGossipEntriesOnlyWhenNeeded(t *testing.T) {
+	cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": master(t, "127.0.0.1:1", 2, 5*time.Second)})
+	n, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := time.Now()
+	if cfgs, d := n.gossipEntriesLocked(now); cfgs != nil || d != 0 {
+		t.Fatalf("no entries: %v %d", cfgs, d)
+	}
+	e := cluster.ConfigEntry{Name: "mymaster", Addr: "127.0.0.1:1", Options: map[string]string{"quorum": "3"}}
+	if err := n.commitEntryLocked(e); err != nil {
+		t.Fatal(err)
+	}
+	digest := n.rt.digest
+	if cfgs, d := n.gossipEntriesLocked(now); len(cfgs) != 1 || d != digest || d == 0 {
+		t.Fatalf("after a change: %v %d", cfgs, d)
+	}
+	quiet := time.Now().Add(runtimeSendFor + 10*time.Millisecond)
+	if cfgs, d := n.gossipEntriesLocked(quiet); cfgs != nil || d != digest {
+		t.Fatalf("quiet: %v %d", cfgs, d)
+	}
+	if cfgs, _ := n.gossipEntriesLocked(quiet.Add(runtimeResend)); len(cfgs) != 1 {
+		t.Fatalf("resend: %v", cfgs)
+	}
+	n.rt.sendUntil = time.Time{}
+	n.mergeRuntimeLocked(writerB, digest) // a peer that agrees
+	if !n.rt.sendUntil.IsZero() {
+		t.Fatal("a peer with the same digest triggered a resend")
+	}
+	n.mergeRuntimeLocked(writerB, digest+1) // a peer that misses something
+	if n.rt.sendUntil.IsZero() {
+		t.Fatal("a peer with another digest did not trigger a resend")
+	}
+	// Same entries, same digest, whatever the order they were merged in.
+	a, b := map[string]cluster.ConfigEntry{}, map[string]cluster.ConfigEntry{}
+	x := cluster.ConfigEntry{Name: "x", Version: 1, Writer: writerA, Removed: true}
+	y := cluster.ConfigEntry{Name: "y", Version: 2, Writer: writerB, Addr: "h:1", Options: map[string]string{"quorum": "1", "auth-pass": "p"}}
+	mergeEntries(a, []cluster.ConfigEntry{x, y})
+	mergeEntries(b, []cluster.ConfigEntry{y, x})
+	if entriesDigest(a) != entriesDigest(b) || entriesDigest(a) == entriesDigest(map[string]cluster.ConfigEntry{"x": x}) {
+		t.Fatal("digest does not identify the entries")
 	}
 }

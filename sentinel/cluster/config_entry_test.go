@@ -18,6 +18,7 @@ func sampleConfigState() NodeState {
 			Options: map[string]string{"rename-command config": "cfg"}},
 		{Name: "gone", Version: 9, Writer: idA, Removed: true},
 	}
+	st.ConfigDigest = 0xfeedface12345678
 	return st
 }
 

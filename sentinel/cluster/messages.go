@@ -76,6 +76,10 @@ type NodeState struct {
 	// included. Optional: absent from nodes that never had a change and
 	// from older versions.
 	Config []ConfigEntry `json:"config,omitempty"`
+	// ConfigDigest summarises the sender's runtime configuration (0: none),
+	// sent in every state even when Config is left out: a receiver whose
+	// own digest differs knows that one of them misses an entry.
+	ConfigDigest uint64 `json:"config_digest,omitempty"`
 }
 
 // ConfigEntry is one master's runtime configuration as a last-writer-wins
