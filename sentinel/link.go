@@ -135,7 +135,7 @@ func (l *link) closeAll() {
 func (l *link) command(ctx context.Context, timeout time.Duration, args ...string) (reply any, connected bool, err error) {
 	c := l.cmd
 	if c == nil {
-		if c, err = l.dialer.dial(ctx, l.cmdName, time.Now().Add(timeout)); err != nil {
+		if c, err = l.dialer.dialAside(ctx, l.cmdName, time.Now().Add(timeout)); err != nil {
 			return nil, false, err
 		}
 		l.setConn(false, c)
@@ -168,10 +168,12 @@ func (l *link) run(ctx context.Context, n *Node, downAfter time.Duration) {
 	for {
 		now := time.Now()
 		if gossip && !now.Before(nextHello) {
+			n.notePingSent(l, now)
 			_, connected, err := l.command(ctx, timeout, "PUBLISH", helloChannel, n.helloPayload(l.group))
 			if ctx.Err() != nil {
 				return
 			}
+			n.recordHello(l, time.Now(), err)
 			if connected {
 				lastInfo = time.Time{} // maybe a restarted instance: see below
 			}
@@ -204,6 +206,7 @@ func (l *link) run(ctx context.Context, n *Node, downAfter time.Duration) {
 		}
 		if nextInfo := l.nextInfo(lastInfo, infoFailed); !time.Now().Before(nextInfo) {
 			lastInfo = time.Now()
+			n.notePingSent(l, lastInfo)
 			reply, _, err := l.command(ctx, timeout, "INFO")
 			if ctx.Err() != nil {
 				return
@@ -271,7 +274,7 @@ func (h *helloSub) wait(ctx context.Context, l *link, n *Node, due time.Time, ti
 		if due.After(deadline) {
 			deadline = earliest(due, now.Add(timeout))
 		}
-		c, err := l.dialer.dial(ctx, l.subName, deadline)
+		c, err := l.dialer.dialAside(ctx, l.subName, deadline)
 		if err == nil {
 			c.append("SUBSCRIBE", helloChannel)
 			err = c.flush(time.Now().Add(timeout))

@@ -343,6 +343,10 @@ func (n *Node) lookup(l *link) *instance {
 	return nil
 }
 
+// notePingSent records that a request (PING, INFO or PUBLISH: the link
+// sends them one at a time) is about to go out; the oldest unanswered one
+// starts the silence that s_down measures, so a stopped instance is not
+// given extra time because the link was waiting on an INFO when it stopped.
 func (n *Node) notePingSent(l *link, at time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -388,6 +392,27 @@ func refused(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
+// recordHello records the outcome of the hello PUBLISH: a reply proves
+// the instance alive; a refused or cut connection, like a refused PING,
+// leaves nothing pending.
+func (n *Node) recordHello(l *link, at time.Time, err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	inst := n.lookup(l)
+	switch {
+	case inst == nil:
+	case pingAcceptable(err):
+		inst.connected = true
+		inst.lastOKReply = at
+		inst.pingPendingSince = time.Time{}
+	case isReply(err):
+		inst.connected = true // an error reply (-NOAUTH, ...): not proof of health
+	case refused(err):
+		inst.connected = false
+		inst.pingPendingSince = time.Time{}
+	}
+}
+
 func (n *Node) recordInfo(l *link, at time.Time, text string, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -398,9 +423,15 @@ func (n *Node) recordInfo(l *link, at time.Time, text string, err error) {
 	if err != nil {
 		if !isReply(err) {
 			inst.connected = false
+			if refused(err) {
+				inst.pingPendingSince = time.Time{} // as in recordPing
+			}
 		}
 		return
 	}
+	// An INFO reply is as good a proof of life as a PONG.
+	inst.lastOKReply = at
+	inst.pingPendingSince = time.Time{}
 	info, perr := topology.ParseInfo(text)
 	if perr != nil {
 		n.log.Warn("ignoring malformed INFO reply", "master", l.group, "addr", l.addr.String(), "err", perr)

@@ -132,8 +132,14 @@ func TestManualFailoverAndPriorityZero(t *testing.T) {
 	mc := master(t, grp.Master.Addr(), 1, 2*time.Second)
 	mc.FailoverTimeout = 20 * time.Second
 	n := startNode(t, testConfig(t, map[string]config.MasterConfig{"mymaster": mc}))
-	redistest.WaitFor(t, 15*time.Second, "both replicas known", func() bool {
-		return len(splitInstances(redisCLI(t, n.Addr(), "SENTINEL", "replicas", "mymaster"))) == 2
+	redistest.WaitFor(t, 15*time.Second, "both replicas known and their INFO read", func() bool {
+		blocks := splitInstances(redisCLI(t, n.Addr(), "SENTINEL", "replicas", "mymaster"))
+		for _, b := range blocks {
+			if fieldMap(b)["master-link-status"] != "ok" {
+				return false
+			}
+		}
+		return len(blocks) == 2
 	})
 	if out := redisCLI(t, n.Addr(), "SENTINEL", "FAILOVER", "mymaster"); out != "OK" {
 		t.Fatalf("SENTINEL FAILOVER: %s", out)
