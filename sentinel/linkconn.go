@@ -23,7 +23,7 @@ import (
 // Limits on what an instance may send back, so that a misbehaving server
 // costs bounded memory.
 const (
-	linkReadBuffer = 512
+	linkReadBuffer = 256 // replies to PING and PUBLISH, hellos; INFO bypasses it
 	maxReplyBulk   = 64 << 20 // an INFO reply is a few KiB
 	maxReplyArray  = 1024
 	maxReplyDepth  = 4
@@ -106,6 +106,24 @@ func (d linkDialer) dial(ctx context.Context, name string, deadline time.Time) (
 		}
 	}
 	return c, nil
+}
+
+// dialAside runs dial on a goroutine of its own and waits for it. A dial
+// (resolver, TLS handshake) needs a deep stack, and the link's goroutine,
+// which lives as long as the node, would otherwise keep that stack: with a
+// thousand links, kilobytes each.
+func (d linkDialer) dialAside(ctx context.Context, name string, deadline time.Time) (*linkConn, error) {
+	type result struct {
+		c   *linkConn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := d.dial(ctx, name, deadline)
+		done <- result{c, err}
+	}()
+	r := <-done
+	return r.c, r.err
 }
 
 func (c *linkConn) close() { _ = c.nc.Close() }
