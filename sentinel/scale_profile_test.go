@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -17,10 +18,11 @@ import (
 // TestProfileIdleMasters is a profiling harness, not a check: with
 // VIGIL_PROFILE_MASTERS=N it runs one node monitoring N fake masters (in
 // this process) for VIGIL_PROFILE_SECONDS (default 20) once all are seen,
-// so that -cpuprofile / -memprofile show where an idle node spends:
+// so that -cpuprofile and VIGIL_PROFILE_HEAP=file (a heap profile taken
+// while the node runs) show where an idle node spends:
 //
 //	VIGIL_PROFILE_MASTERS=1000 go test -run TestProfileIdleMasters \
-//	  -cpuprofile cpu.out -memprofile mem.out ./sentinel/
+//	  -cpuprofile cpu.out ./sentinel/
 //	go tool pprof -top -focus sentinel sentinel.test cpu.out
 //
 // The fake masters run in the same process, so their share of the CPU
@@ -29,6 +31,9 @@ func TestProfileIdleMasters(t *testing.T) {
 	count, _ := strconv.Atoi(os.Getenv("VIGIL_PROFILE_MASTERS"))
 	if count < 1 {
 		t.Skip("set VIGIL_PROFILE_MASTERS=N to profile a node monitoring N fake masters")
+	}
+	if os.Getenv("VIGIL_PROFILE_HEAP") != "" {
+		runtime.MemProfileRate = 512 // fine-grained: the node's objects are small
 	}
 	secs, _ := strconv.Atoi(os.Getenv("VIGIL_PROFILE_SECONDS"))
 	if secs < 1 {
@@ -76,6 +81,18 @@ func TestProfileIdleMasters(t *testing.T) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	if path := os.Getenv("VIGIL_PROFILE_HEAP"); path != "" {
+		// Written here, while the node runs: -memprofile is written after
+		// the test's cleanup has stopped it.
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
+	}
 	t.Logf("%d masters: %d goroutines, heap in use %.1f MiB, stacks %.1f MiB, sys %.1f MiB",
 		count, runtime.NumGoroutine(), float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20), float64(ms.Sys)/(1<<20))
 }
