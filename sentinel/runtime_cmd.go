@@ -256,7 +256,7 @@ func sentConfigSet(n *Node, c *clientConn, args []string) {
 		switch opt {
 		case "announce-ip", "announce-port":
 			msg += " (takes effect when the node restarts)"
-		case "sentinel-user", "sentinel-pass", "announce-hostnames":
+		case "sentinel-user", "sentinel-pass":
 			msg += " (accepted for compatibility, no effect in vigil)"
 		}
 		n.log.Info(msg, "key", opt, "old", was, "new", now)
@@ -298,7 +298,7 @@ func (n *Node) globalsLocked() map[string]string {
 	level := map[string]string{"debug": "debug", "info": "notice", "warn": "warning", "error": "warning"}[n.cfg.Log.Level]
 	g := map[string]string{
 		"resolve-hostnames":  "yes",
-		"announce-hostnames": "no",
+		"announce-hostnames": map[bool]string{true: "yes", false: "no"}[n.cfg.Node.AnnouncesHostnames()],
 		"announce-ip":        announceIP,
 		"announce-port":      announcePort,
 		"sentinel-user":      "",

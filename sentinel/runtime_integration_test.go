@@ -355,3 +355,20 @@ func TestRuntimeConfigSurvivesRestartAndReverts(t *testing.T) {
 		t.Fatalf("after REVERT of REMOVE: %q", got)
 	}
 }
+
+// TestConfigGetAnnounceHostnames: CONFIG GET shows node.announce-hostnames
+// until CONFIG SET overrides it.
+func TestConfigGetAnnounceHostnames(t *testing.T) {
+	cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": master(t, "127.0.0.1:1", 2, 5*time.Second)})
+	cfg.Node.AnnounceHostnames = "yes"
+	n := startNode(t, cfg)
+	if got := redisCLI(t, n.Addr(), "SENTINEL", "CONFIG", "GET", "announce-hostnames"); got != "announce-hostnames\nyes" {
+		t.Fatalf("CONFIG GET = %q", got)
+	}
+	if got := redisCLI(t, n.Addr(), "SENTINEL", "CONFIG", "SET", "announce-hostnames", "no"); got != "OK" {
+		t.Fatalf("CONFIG SET = %q", got)
+	}
+	if got := redisCLI(t, n.Addr(), "SENTINEL", "CONFIG", "GET", "announce-hostnames"); got != "announce-hostnames\nno" {
+		t.Fatalf("CONFIG GET after SET = %q", got)
+	}
+}
