@@ -34,6 +34,11 @@ type FencePolicy struct {
 	// alive and connected to the master, so the silence is this node's own
 	// problem and the master is not fenced.
 	AckMargin time.Duration
+	// Confirm is how long the silences must have held, tick after tick,
+	// before the fence rises: when the node itself stalls (CPU starvation,
+	// a VM pause shorter than TILT's trigger) every silence looks long on
+	// the first tick after it, until the replies that waited are read.
+	Confirm time.Duration
 }
 
 // DefaultFencePolicy fits vigil's cadence: replicas are PINGed every 250 ms
@@ -43,6 +48,7 @@ func DefaultFencePolicy() FencePolicy {
 		ReplicaSilence:  600 * time.Millisecond,
 		MajoritySilence: 800 * time.Millisecond,
 		AckMargin:       500 * time.Millisecond,
+		Confirm:         150 * time.Millisecond,
 	}
 }
 
@@ -84,6 +90,10 @@ type FenceView struct {
 	// Fenced / FencedSince: this node fences the master now, since when.
 	Fenced      bool
 	FencedSince time.Time
+	// SuspectSince is when DecideFence first answered FenceSuspect in the
+	// current unbroken run of such answers (zero if the last answer was
+	// another): the driver keeps it.
+	SuspectSince time.Time
 }
 
 // FenceReason says why DecideFence decided as it did.
@@ -115,6 +125,8 @@ const (
 	// FenceSkipReplicasAck: the master reports replica acknowledgements
 	// after this node lost sight of the replicas: the problem is local.
 	FenceSkipReplicasAck
+	// FenceSuspect: the silences hold, but not yet for Confirm.
+	FenceSuspect
 )
 
 var fenceReasonNames = [...]string{
@@ -128,6 +140,7 @@ var fenceReasonNames = [...]string{
 	FenceSkipSingleNode:  "single-node",
 	FenceSkipBusy:        "busy",
 	FenceSkipReplicasAck: "replicas-acknowledge",
+	FenceSuspect:         "suspect",
 }
 
 func (r FenceReason) String() string {
@@ -173,6 +186,9 @@ func DecideFence(v FenceView, p FencePolicy) (bool, FenceReason) {
 	}
 	if acked {
 		return false, FenceSkipReplicasAck
+	}
+	if v.SuspectSince.IsZero() || v.Now.Sub(v.SuspectSince) < p.Confirm {
+		return false, FenceSuspect
 	}
 	return true, FenceIsolated
 }

@@ -16,6 +16,7 @@ func TestDecideFence(t *testing.T) {
 	isolated := failover.FenceView{
 		Now: ms(1000), MasterUp: true, Voters: 3,
 		MajorityHeard: ms(-100), ReplicaSeen: ms(-200), ReplicaAck: ms(-900),
+		SuspectSince: ms(850),
 	}
 	fenced := isolated
 	fenced.Fenced, fenced.FencedSince = true, ms(1000)
@@ -34,6 +35,8 @@ func TestDecideFence(t *testing.T) {
 		{"replicas silent just under the threshold", with(isolated, func(v *failover.FenceView) { v.ReplicaSeen = ms(401) }), false, failover.FenceNotNeeded},
 		{"replicas silent exactly the threshold", with(isolated, func(v *failover.FenceView) { v.ReplicaSeen = ms(400) }), true, failover.FenceIsolated},
 		{"majority silent just under the threshold", with(isolated, func(v *failover.FenceView) { v.MajorityHeard = ms(201) }), false, failover.FenceNotNeeded},
+		{"silences not yet confirmed (a stall of this node looks the same)", with(isolated, func(v *failover.FenceView) { v.SuspectSince = ms(900) }), false, failover.FenceSuspect},
+		{"silences seen for the first time", with(isolated, func(v *failover.FenceView) { v.SuspectSince = time.Time{} }), false, failover.FenceSuspect},
 		{"never heard a majority, never saw a replica", with(isolated, func(v *failover.FenceView) {
 			v.MajorityHeard, v.ReplicaSeen, v.ReplicaAck = time.Time{}, time.Time{}, time.Time{}
 		}), true, failover.FenceIsolated},
@@ -92,6 +95,12 @@ func TestFenceTimeline(t *testing.T) {
 			v.MajorityHeard = now.Truncate(500 * time.Millisecond)
 		}
 		fence, reason := failover.DecideFence(v, p)
+		switch {
+		case reason != failover.FenceSuspect:
+			v.SuspectSince = time.Time{}
+		case v.SuspectSince.IsZero():
+			v.SuspectSince = now
+		}
 		if fence && !v.Fenced {
 			v.FencedSince = now
 			raised = now
@@ -133,6 +142,37 @@ func TestMajorityHeardAt(t *testing.T) {
 	for _, tt := range tests {
 		if got := failover.MajorityHeardAt(now, tt.voters, tt.peers); !got.Equal(tt.want) {
 			t.Errorf("MajorityHeardAt(%d voters, %v) = %v, want %v", tt.voters, tt.peers, got, tt.want)
+		}
+	}
+}
+
+// TestFenceNotRaisedByStall: the node itself stops for 1.5 s (less than
+// TILT's trigger). On its first tick afterwards every silence looks long;
+// the replies that waited are read before the next tick, and no fence
+// rises.
+func TestFenceNotRaisedByStall(t *testing.T) {
+	p := failover.DefaultFencePolicy()
+	var v failover.FenceView
+	v.MasterUp, v.Voters = true, 3
+	stallFrom, stallTo := t0, t0.Add(1500*time.Millisecond)
+	for now := t0.Add(-2 * time.Second); now.Before(t0.Add(4 * time.Second)); now = now.Add(100 * time.Millisecond) {
+		if !now.Before(stallFrom) && now.Before(stallTo) {
+			continue // no tick while stopped
+		}
+		v.Now = now
+		if now.After(stallTo) || now.Before(stallFrom) {
+			// Replies and peer states read since the last tick.
+			v.ReplicaSeen, v.MajorityHeard = now.Add(-20*time.Millisecond), now.Add(-50*time.Millisecond)
+		}
+		fence, reason := failover.DecideFence(v, p)
+		switch {
+		case reason != failover.FenceSuspect:
+			v.SuspectSince = time.Time{}
+		case v.SuspectSince.IsZero():
+			v.SuspectSince = now
+		}
+		if fence {
+			t.Fatalf("fenced at %v (%v)", now.Sub(t0), reason)
 		}
 	}
 }

@@ -19,10 +19,10 @@ const (
 	// rankDelay staggers candidacies: among the nodes that see the master
 	// down or were heard from just now, the one with the smallest id
 	// starts at once, the next after rankDelay, and so on. In the common
-	// case exactly one node asks for
-	// votes and no election is split. (Sentinel instead lets every
-	// sentinel ask at once and relies on randomised timer ticks and a
-	// random 0-1 s shift of its timeouts to break ties.)
+	// case exactly one node asks for votes and no election is split.
+	// (Sentinel instead lets every sentinel ask at once and relies on
+	// randomised timer ticks and a random 0-1 s shift of its timeouts to
+	// break ties.)
 	rankDelay = 300 * time.Millisecond
 	// maxJitter is the random part added to retries after a failed attempt.
 	maxJitter = time.Second

@@ -59,6 +59,7 @@ type fenceState struct {
 	sentAt   time.Time
 	reason   failover.FenceReason
 	auditAt  time.Time // last audit for a stale fence
+	suspect  time.Time // failover.FenceView.SuspectSince
 	inFlight bool      // a CONFIG command of the fence is running
 }
 
@@ -87,13 +88,14 @@ func (n *Node) fenceLocked(g *group, now time.Time) {
 	}
 	m := g.master
 	v := failover.FenceView{
-		Now:         now,
-		MasterUp:    m.connected && !m.lastOKReply.IsZero() && now.Sub(m.lastOKReply) <= fenceMasterFresh && m.roleReported == topology.RoleMaster,
-		Busy:        g.attempt != nil || g.switching,
-		Tilt:        n.tiltLocked(),
-		Voters:      len(g.peers) + 1,
-		Fenced:      f.active,
-		FencedSince: f.since,
+		Now:          now,
+		MasterUp:     m.connected && !m.lastOKReply.IsZero() && now.Sub(m.lastOKReply) <= fenceMasterFresh && m.roleReported == topology.RoleMaster,
+		Busy:         g.attempt != nil || g.switching,
+		Tilt:         n.tiltLocked(),
+		Voters:       len(g.peers) + 1,
+		Fenced:       f.active,
+		FencedSince:  f.since,
+		SuspectSince: f.suspect,
 	}
 	var states []time.Time
 	confirm, dissent := 0, false
@@ -141,6 +143,12 @@ func (n *Node) fenceLocked(g *group, now time.Time) {
 		}
 	}
 	fence, reason := failover.DecideFence(v, failover.DefaultFencePolicy())
+	switch {
+	case reason != failover.FenceSuspect:
+		f.suspect = time.Time{}
+	case f.suspect.IsZero():
+		f.suspect = now
+	}
 	suspicious := now.Sub(v.ReplicaSeen) >= failover.DefaultFencePolicy().ReplicaSilence/2
 	switch {
 	case fence && !f.active:
