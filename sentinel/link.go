@@ -148,6 +148,41 @@ func (l *link) command(ctx context.Context, timeout time.Duration, args ...strin
 	return reply, connected, err
 }
 
+// command2 sends two commands in one write and reads both replies, as
+// command does for one; errs are the two commands' errors.
+func (l *link) command2(ctx context.Context, timeout time.Duration, a, b []string) (errs [2]error, connected bool) {
+	c := l.cmd
+	if c == nil {
+		var err error
+		if c, err = l.dialer.dialAside(ctx, l.cmdName, time.Now().Add(timeout)); err != nil {
+			return [2]error{err, err}, false
+		}
+		l.setConn(false, c)
+		connected = true
+	}
+	deadline := time.Now().Add(timeout)
+	c.append(a...)
+	c.append(b...)
+	err := c.flush(deadline)
+	if err == nil {
+		err = c.nc.SetReadDeadline(deadline)
+	}
+	for i := range errs {
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		_, errs[i] = c.read()
+		if !isReply(errs[i]) {
+			err = errs[i]
+		}
+	}
+	if err != nil {
+		l.setConn(false, nil)
+	}
+	return errs, connected
+}
+
 // run is the link's loop. It owns the link's connections and closes them
 // on return.
 func (l *link) run(ctx context.Context, n *Node, downAfter time.Duration) {
@@ -167,9 +202,26 @@ func (l *link) run(ctx context.Context, n *Node, downAfter time.Duration) {
 	defer timer.Stop()
 	for {
 		now := time.Now()
+		pingDue := !now.Before(nextPing)
+		var (
+			pingErr       error
+			pingConnected bool
+		)
 		if gossip && !now.Before(nextHello) {
 			n.notePingSent(l, now)
-			_, connected, err := l.command(ctx, timeout, "PUBLISH", helloChannel, n.helloPayload(l.group))
+			hello := []string{"PUBLISH", helloChannel, n.helloPayload(l.group)}
+			var (
+				err       error
+				connected bool
+			)
+			if pingDue {
+				// Both due (every other PING): one round trip.
+				var errs [2]error
+				errs, connected = l.command2(ctx, timeout, hello, []string{"PING"})
+				err, pingErr, pingConnected = errs[0], errs[1], connected
+			} else {
+				_, connected, err = l.command(ctx, timeout, hello...)
+			}
 			if ctx.Err() != nil {
 				return
 			}
@@ -181,13 +233,15 @@ func (l *link) run(ctx context.Context, n *Node, downAfter time.Duration) {
 			if err != nil {
 				nextHello = now.Add(min(retryDelay, period))
 			}
-		}
-		if !now.Before(nextPing) {
+		} else if pingDue {
 			n.notePingSent(l, now)
-			_, connected, err := l.command(ctx, timeout, "PING")
+			_, pingConnected, pingErr = l.command(ctx, timeout, "PING")
 			if ctx.Err() != nil {
 				return
 			}
+		}
+		if pingDue {
+			err, connected := pingErr, pingConnected
 			n.recordPing(l, time.Now(), err)
 			if pingAcceptable(err) {
 				nextPing = now.Add(period)
