@@ -54,7 +54,8 @@ bench: build
 	$(GO) run ./bench $(BENCHFLAGS)
 
 ## chaos: fault-injection suite, vigil vs redis-sentinel (kill, SIGSTOP, leader crash, total outage,
-## flapping, latency, partition, switchover linearizability); regenerates docs/reliability.md
+## flapping, latency, partitions (isolated master, split controllers: network namespaces, needs root),
+## controller stall/TILT, switchover linearizability); regenerates docs/reliability.md
 ## (CHAOSFLAGS=-quick: smoke run; e.g. CHAOSFLAGS="-runs 5 -scenario partition")
 chaos: build
 	@bash scripts/install-deps.sh --sentinel

@@ -14,7 +14,14 @@
 //  7. partition: the master cut off from the controllers and replicas for
 //     10 s while clients still reach it, then healed;
 //  8. switchover-linearizable (vigil only): SENTINEL SWITCHOVER under
-//     concurrent readers and writers of one register.
+//     concurrent readers and writers of one register;
+//  9. partition-with-controller: {master, controller 1, writer} |
+//     {replicas, controllers 2 and 3} for 10 s, gossip included (a
+//     network namespace, testbed.Partition; needs root), then healed;
+//  10. controller-partition: five controllers (quorum 2) split {2} | {3},
+//     the master killed; only the majority may fail over (needs root);
+//  11. controller-stall: SIGSTOP of a controller for 5 s, then the master
+//     killed at once: the controller enters TILT and gives no vote in it.
 //
 // The checkers: (a) after settling, exactly one master, every other server
 // replicating from it with its link up, every controller answering its
