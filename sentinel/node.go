@@ -347,10 +347,16 @@ func (n *Node) lookup(l *link) *instance {
 // sends them one at a time) is about to go out; the oldest unanswered one
 // starts the silence that s_down measures, so a stopped instance is not
 // given extra time because the link was waiting on an INFO when it stopped.
+//
+// While the instance is disconnected (its last request was refused, cut or
+// timed out) a new request starts nothing: the silence keeps running from
+// the last acceptable reply, as for Sentinel's disconnected link. Otherwise
+// every reconnection attempt to a dead instance would restart the clock
+// and its s_down would flap.
 func (n *Node) notePingSent(l *link, at time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if inst := n.lookup(l); inst != nil && inst.pingPendingSince.IsZero() {
+	if inst := n.lookup(l); inst != nil && inst.connected && inst.pingPendingSince.IsZero() {
 		inst.pingPendingSince = at
 	}
 }

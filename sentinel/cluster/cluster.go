@@ -219,14 +219,14 @@ func (c *Cluster) GossipAddr() string {
 func (c *Cluster) Broadcast(st NodeState) {
 	c.encMu.Lock()
 	defer c.encMu.Unlock()
-	c.broadcastLocked(st)
+	c.broadcastLocked(st, true)
 }
 
 // broadcastLocal broadcasts Handler.LocalState.
 func (c *Cluster) broadcastLocal() {
 	c.encMu.Lock()
 	defer c.encMu.Unlock()
-	c.broadcastLocked(c.h.LocalState())
+	c.broadcastLocked(c.h.LocalState(), false)
 }
 
 // encodeLocal encodes Handler.LocalState, for a push/pull.
@@ -237,8 +237,11 @@ func (c *Cluster) encodeLocal() ([]byte, error) {
 }
 
 // broadcastLocked queues or hands over st; c.encMu is held, so that states
-// go out in the order of their Seq.
-func (c *Cluster) broadcastLocked(st NodeState) {
+// go out in the order of their Seq. A change (now) is also sent at once, by
+// UDP, to every alive member: the gossip queue alone reaches them only at
+// their next gossip rounds, and a new master or an s_down opinion should
+// not wait for that. The queued copy still covers a lost datagram.
+func (c *Cluster) broadcastLocked(st NodeState, now bool) {
 	b, err := c.encodeState(st)
 	if err != nil {
 		c.log.Error("cannot broadcast state", "err", err)
@@ -246,6 +249,13 @@ func (c *Cluster) broadcastLocked(st NodeState) {
 	}
 	if len(b) <= c.udpLimit {
 		c.queue.QueueBroadcast(&stateBroadcast{name: fmt.Sprintf(broadcastNameFmt, c.cfg.NodeID), msg: b})
+		if now {
+			for _, p := range c.members.alive() {
+				if err := c.ml.SendBestEffort(&p.node, b); err != nil {
+					c.log.Debug("cannot send state", "to", p.ID, "err", err)
+				}
+			}
+		}
 		return
 	}
 	c.queue.Reset() // it only ever holds an older state of ours
