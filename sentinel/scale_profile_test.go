@@ -18,11 +18,12 @@ import (
 // TestProfileIdleMasters is a profiling harness, not a check: with
 // VIGIL_PROFILE_MASTERS=N it runs one node monitoring N fake masters (in
 // this process) for VIGIL_PROFILE_SECONDS (default 20) once all are seen,
-// so that -cpuprofile and VIGIL_PROFILE_HEAP=file (a heap profile taken
-// while the node runs) show where an idle node spends:
+// so that VIGIL_PROFILE_CPU=file (a CPU profile of the idle period only)
+// and VIGIL_PROFILE_HEAP=file (a heap profile taken while the node runs)
+// show where an idle node spends:
 //
-//	VIGIL_PROFILE_MASTERS=1000 go test -run TestProfileIdleMasters \
-//	  -cpuprofile cpu.out ./sentinel/
+//	VIGIL_PROFILE_MASTERS=1000 VIGIL_PROFILE_CPU=cpu.out \
+//	  go test -run TestProfileIdleMasters -o sentinel.test ./sentinel/
 //	go tool pprof -top -focus sentinel sentinel.test cpu.out
 //
 // The fake masters run in the same process, so their share of the CPU
@@ -76,6 +77,20 @@ func TestProfileIdleMasters(t *testing.T) {
 			t.Fatalf("%d of %d masters seen", seen, count)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if path := os.Getenv("VIGIL_PROFILE_CPU"); path != "" {
+		// Only the idle period: -cpuprofile would include the start.
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
 	}
 	time.Sleep(time.Duration(secs) * time.Second) // the idle period being profiled
 	runtime.GC()
