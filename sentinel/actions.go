@@ -49,10 +49,27 @@ func (a redisActions) client(mc config.MasterConfig, addr topology.Addr) *redis.
 // REPLICAOF result decides success: CONFIG REWRITE fails on instances
 // started without a config file, and that must not stop a failover.
 func (a redisActions) replicaOf(ctx context.Context, mc config.MasterConfig, addr, to topology.Addr) error {
+	_, err := a.replicaOfInfo(ctx, mc, addr, to, false)
+	return err
+}
+
+// replicaOfInfo is replicaOf that, when withInfo and REPLICAOF succeeded,
+// also reads INFO on the same connection (CLIENT KILL skips it) and
+// returns it: the instance's new role without waiting for the monitoring
+// link, whose connections that CLIENT KILL has just closed. An INFO error
+// leaves info empty and does not change err.
+func (a redisActions) replicaOfInfo(ctx context.Context, mc config.MasterConfig, addr, to topology.Addr, withInfo bool) (info string, err error) {
 	c := a.client(mc, addr)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 	defer cancel()
+	if err = a.replicaOfOn(ctx, c, addr, to); err == nil && withInfo {
+		info, _ = c.Info(ctx).Result()
+	}
+	return info, err
+}
+
+func (a redisActions) replicaOfOn(ctx context.Context, c *redis.Client, addr, to topology.Addr) error {
 	host, port := "NO", "ONE"
 	if !to.IsZero() {
 		host, port = to.Host, to.PortString()

@@ -216,23 +216,37 @@ func (n *Node) runCommand(g *group, a *attempt, addr, to topology.Addr, result f
 	act := n.actions
 	mc := g.cfg
 	n.bgWG.Go(func() {
-		err := act.replicaOf(ctx, mc, addr, to)
+		// A promotion reads the new master's INFO on the same connection,
+		// so that the machine sees role master at once.
+		info, err := act.replicaOfInfo(ctx, mc, addr, to, to.IsZero())
 		if err != nil {
 			n.log.Warn("reconfiguration command failed", "master", mc.Name, "addr", addr.String(), "err", err)
 		}
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		if n.crashedLocked() || (err == nil && to.IsZero() && n.simulateCrashLocked(simCrashAfterPromotion, "after-promotion")) {
-			return
-		}
-		if inst := n.instanceLocked(g, addr); inst != nil && inst.link != nil {
-			inst.link.requestInfo()
-		}
-		if g.attempt == a {
-			n.applyLocked(g, a.m.Step(time.Now(), result(err)))
-			n.wakeTick()
+		if l := n.stepCommand(g, a, addr, to, result(err), err == nil); l != nil && info != "" {
+			n.recordInfo(l, time.Now(), info, nil) // wakes the tick
 		}
 	})
+}
+
+// stepCommand feeds a reconfiguration command's result to the attempt and
+// returns the link of the instance it was sent to (nil when none, or when
+// the node crashed or is crashing on purpose).
+func (n *Node) stepCommand(g *group, a *attempt, addr, to topology.Addr, in failover.Input, ok bool) *link {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.crashedLocked() || (ok && to.IsZero() && n.simulateCrashLocked(simCrashAfterPromotion, "after-promotion")) {
+		return nil
+	}
+	var l *link
+	if inst := n.instanceLocked(g, addr); inst != nil && inst.link != nil {
+		l = inst.link
+		l.requestInfo()
+	}
+	if g.attempt == a {
+		n.applyLocked(g, a.m.Step(time.Now(), in))
+		n.wakeTick()
+	}
+	return l
 }
 
 func (n *Node) instanceLocked(g *group, addr topology.Addr) *instance {
