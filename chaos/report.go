@@ -533,7 +533,9 @@ heal. vigil bounds the window from both ends:
   min-replicas-max-lag 1 on the master, so a master cut off from its replicas
   refuses writes by itself, also when no vigil node is on its side
   (scenario 7). Redis counts good replicas once a second from their
-  once-a-second acknowledgements, so it bites 1–3 s after the cut. It stays
+  once-a-second acknowledgements, so after a silent cut (scenario 9) it
+  bites 1–3 s late; scenario 7's proxy closes the replication connections
+  at the cut, so there the master notices at once, which flatters it. It stays
   off by default because a master whose replicas all died refuses writes
   until a node of the majority lowers the setting (it does, within a tick,
   when it sees no healthy replica).
