@@ -10,7 +10,11 @@
 // answering the new master, fault to the first acknowledged write on the new
 // master, acknowledged writes lost, and how long two servers were masters
 // (or writable) at once. A cost section measures one controller's memory,
-// idle CPU and discovery throughput (redis-benchmark).
+// idle CPU and discovery throughput (redis-benchmark). A scale section
+// measures one controller of each kind monitoring 1, 100 and 1000 masters
+// (-scale-masters): the masters are internal/fakeredis endpoints served by
+// a separate process, this binary re-executed as the hidden subcommand
+// `bench fakeredis -n N`, so that their CPU is not counted.
 //
 // It prints a table, writes the raw results as JSON and regenerates
 // docs/performance.md and docs/performance-failover.png.
@@ -18,6 +22,7 @@
 //	make bench                      # full run (needs bin/vigil, redis-sentinel)
 //	go run ./bench -quick           # one run per case, down-after 1s only
 //	go run ./bench -runs 3 -kinds vigil -faults kill9
+//	go run ./bench -only cost,scale  # re-measure those, keep the rest of latest.json
 //
 // See -help for every flag.
 package main

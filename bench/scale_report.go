@@ -175,8 +175,8 @@ func scaleMarkdown(p func(string, ...any), res *Results) {
 			}
 			p("| memory, %d→%d masters (KiB) | %.1f | %.1f | %s |\n", v.from, n, v.rssKiB, s.rssKiB, ratioF(v.rssKiB, s.rssKiB))
 			p("| idle CPU, %d→%d masters (%% of one core per 1000 masters) | %.2f | %.2f | %s |\n", v.from, n, v.cpuPerK, s.cpuPerK, ratioF(v.cpuPerK, s.cpuPerK))
-			p("| threads, %d→%d | %.3f | %.3f | |\n", v.from, n, v.threads, s.threads)
-			p("| goroutines, %d→%d (vigil) | %.2f | — | |\n", v.from, n, v.goroutines)
+			p("| threads per 1000 masters, %d→%d | %.1f | %.1f | |\n", v.from, n, v.threads*1000, s.threads*1000)
+			p("| goroutines per master, %d→%d (vigil) | %.2f | — | |\n", v.from, n, v.goroutines)
 		}
 		p("\n")
 	}
