@@ -3,7 +3,6 @@ package sentinel
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -14,40 +13,25 @@ import (
 	"github.com/vigil-ha/vigil/internal/redistest"
 )
 
-// crashableNode is a node whose Run result the test reads: a simulated
-// failure makes Run return ErrSimulatedFailure, which startNode would
-// report as a test error.
-type crashableNode struct {
-	*Node
-	done chan struct{}
-	err  error
-}
-
-func startCrashableNode(t *testing.T, cfg config.Config) *crashableNode {
+// startCrashableCluster starts n crashable nodes monitoring mc as
+// "mymaster", joined through the first, and waits until each knows the
+// others.
+func startCrashableCluster(t *testing.T, mc config.MasterConfig, n int) []*crashableNode {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	n, err := New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	cn := &crashableNode{Node: n, done: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		defer close(cn.done)
-		cn.err = n.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-cn.done:
-		case <-time.After(10 * time.Second):
-			t.Error("node did not stop within 10s of cancel")
+	var nodes []*crashableNode
+	for i := range n {
+		cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": mc})
+		if i > 0 {
+			cfg.Gossip.Join = []string{nodes[0].GossipAddr()}
 		}
-	})
-	return cn
+		nodes = append(nodes, startCrashableNode(t, cfg))
+	}
+	plain := make([]*Node, len(nodes))
+	for i, cn := range nodes {
+		plain[i] = cn.Node
+	}
+	waitPeers(t, plain, "mymaster")
+	return nodes
 }
 
 func (cn *crashableNode) stopped() bool {
@@ -73,19 +57,7 @@ func TestSimulateFailureCrashAfterPromotion(t *testing.T) {
 	ctx := context.Background()
 	mc := master(t, grp.Master.Addr(), 2, time.Second)
 	mc.FailoverTimeout = 10 * time.Second
-	var nodes []*crashableNode
-	for i := range 3 {
-		cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": mc})
-		if i > 0 {
-			cfg.Gossip.Join = []string{nodes[0].GossipAddr()}
-		}
-		nodes = append(nodes, startCrashableNode(t, cfg))
-	}
-	plain := make([]*Node, len(nodes))
-	for i, n := range nodes {
-		plain[i] = n.Node
-	}
-	waitPeers(t, plain, "mymaster")
+	nodes := startCrashableCluster(t, mc, 3)
 	for _, n := range nodes {
 		if out := redisCLI(t, n.Addr(), "SENTINEL", "SIMULATE-FAILURE", "crash-after-promotion"); out != "OK" {
 			t.Fatalf("SIMULATE-FAILURE: %q", out)
@@ -161,19 +133,7 @@ func TestSimulateFailureCrashAfterElection(t *testing.T) {
 	ctx := context.Background()
 	mc := master(t, grp.Master.Addr(), 2, time.Second)
 	mc.FailoverTimeout = 5 * time.Second
-	var nodes []*crashableNode
-	for i := range 3 {
-		cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": mc})
-		if i > 0 {
-			cfg.Gossip.Join = []string{nodes[0].GossipAddr()}
-		}
-		nodes = append(nodes, startCrashableNode(t, cfg))
-	}
-	plain := make([]*Node, len(nodes))
-	for i, n := range nodes {
-		plain[i] = n.Node
-	}
-	waitPeers(t, plain, "mymaster")
+	nodes := startCrashableCluster(t, mc, 3)
 	for _, n := range nodes {
 		redisCLI(t, n.Addr(), "SENTINEL", "SIMULATE-FAILURE", "crash-after-election")
 	}

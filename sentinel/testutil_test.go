@@ -66,8 +66,18 @@ func master(t testing.TB, addr string, quorum int, downAfter time.Duration) conf
 	return m
 }
 
-// startNode runs a node until the test ends and returns it listening.
-func startNode(t testing.TB, cfg config.Config) *Node {
+// crashableNode is a running node whose Run result the test can read: a
+// simulated failure makes Run return ErrSimulatedFailure. startNode is
+// the same with any error from Run reported as a test failure.
+type crashableNode struct {
+	*Node
+	done chan struct{}
+	err  error // what Run returned, once done is closed
+	// mustEndCleanly makes the test fail when Run returned an error.
+	mustEndCleanly bool
+}
+
+func startCrashableNode(t testing.TB, cfg config.Config) *crashableNode {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	n, err := New(cfg, log)
@@ -77,23 +87,32 @@ func startNode(t testing.TB, cfg config.Config) *Node {
 	if err := n.Listen(); err != nil {
 		t.Fatal(err)
 	}
+	cn := &crashableNode{Node: n, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
-		if err := n.Run(ctx); err != nil {
-			t.Error(err)
-		}
+		defer close(cn.done)
+		cn.err = n.Run(ctx)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case <-cn.done:
+			if cn.mustEndCleanly && cn.err != nil {
+				t.Error(cn.err)
+			}
 		case <-time.After(10 * time.Second):
 			t.Error("node did not stop within 10s of cancel")
 		}
 	})
-	return n
+	return cn
+}
+
+// startNode runs a node until the test ends and returns it listening.
+func startNode(t testing.TB, cfg config.Config) *Node {
+	t.Helper()
+	cn := startCrashableNode(t, cfg)
+	cn.mustEndCleanly = true
+	return cn.Node
 }
 
 // redisCLI runs the real redis-cli against addr and returns its output.
