@@ -1,4 +1,4 @@
-package redistest
+package netproxy
 
 import "testing"
 
@@ -18,12 +18,12 @@ func TestProxyTargetMustBeLoopback(t *testing.T) {
 		{"127.0.0.1", false},
 		{"", false},
 	} {
-		p, err := newProxy(tc.target)
+		p, err := Listen(tc.target)
 		if (err == nil) != tc.ok {
-			t.Errorf("newProxy(%q) error = %v, want ok=%v", tc.target, err, tc.ok)
+			t.Errorf("Listen(%q) error = %v, want ok=%v", tc.target, err, tc.ok)
 		}
 		if p != nil {
-			p.Close()
+			_ = p.Close()
 		}
 	}
 }
