@@ -28,6 +28,7 @@ import (
 const (
 	scaleDownAfter   = 5 * time.Second
 	scaleWarmup      = 5 * time.Second
+	scaleWindows     = 3 // parts of the idle window; CPU is their median
 	scaleReadyWait   = 90 * time.Second
 	scaleStopWait    = 10 * time.Second
 	fakeSubcommand   = "fakeredis"
@@ -42,10 +43,13 @@ type ScaleResult struct {
 	Masters int          `json:"masters"`
 	// RSSKiB is VmRSS at the end of the idle window.
 	RSSKiB int64 `json:"rss_kib"`
-	// IdleCPUPercent is CPU time (utime+stime) over IdleSeconds, as a
-	// percentage of one core.
+	// IdleCPUPercent is CPU time (utime+stime) as a percentage of one
+	// core: the median over the parts of the idle window of IdleSeconds.
 	IdleCPUPercent float64 `json:"idle_cpu_percent"`
 	IdleSeconds    float64 `json:"idle_seconds"`
+	// IdleCPUWindows is the CPU use of each part of the idle window;
+	// IdleCPUPercent is their median.
+	IdleCPUWindows []float64 `json:"idle_cpu_windows,omitempty"`
 	// Threads is /proc/PID/status Threads; Goroutines is vigil's
 	// go_goroutines metric (0 for redis-sentinel).
 	Threads    int `json:"threads"`
@@ -181,21 +185,30 @@ func (b *bench) scaleRun(ctx context.Context, kind testbed.Kind, count int) (Sca
 	if err := sleep(ctx, scaleWarmup); err != nil {
 		return r, err
 	}
-	s0, err := testbed.ReadProcStats(pid)
+	// The idle window is cut in scaleWindows parts and the median part
+	// taken: other work on the machine comes in bursts, and one burst
+	// should not decide the figure.
+	prev, err := testbed.ReadProcStats(pid)
 	if err != nil {
 		return fail(err)
 	}
-	t0 := time.Now()
-	if err := sleep(ctx, b.opts.scaleIdle); err != nil {
-		return r, err
-	}
-	s1, err := testbed.ReadProcStats(pid)
-	if err != nil {
-		return fail(err)
+	t0, last := time.Now(), time.Now()
+	for range scaleWindows {
+		if err := sleep(ctx, b.opts.scaleIdle/scaleWindows); err != nil {
+			return r, err
+		}
+		cur, err := testbed.ReadProcStats(pid)
+		if err != nil {
+			return fail(err)
+		}
+		now := time.Now()
+		r.IdleCPUWindows = append(r.IdleCPUWindows,
+			float64(cur.CPUTicks-prev.CPUTicks)/testbed.ClockTicksPerSecond/now.Sub(last).Seconds()*percent)
+		prev, last = cur, now
+		r.RSSKiB = cur.RSSKiB
 	}
 	r.IdleSeconds = time.Since(t0).Seconds()
-	r.RSSKiB = s1.RSSKiB
-	r.IdleCPUPercent = float64(s1.CPUTicks-s0.CPUTicks) / testbed.ClockTicksPerSecond / r.IdleSeconds * percent
+	r.IdleCPUPercent = summarize(r.IdleCPUWindows).median
 	if r.Threads, err = procThreads(pid); err != nil {
 		return fail(err)
 	}
