@@ -23,7 +23,7 @@ import (
 // Limits on what an instance may send back, so that a misbehaving server
 // costs bounded memory.
 const (
-	linkReadBuffer = 256 // replies to PING and PUBLISH, hellos; INFO bypasses it
+	linkReadBuffer = 256      // replies to PING and PUBLISH, hellos; INFO bypasses it
 	maxReplyBulk   = 64 << 20 // an INFO reply is a few KiB
 	maxReplyArray  = 1024
 	maxReplyDepth  = 4
