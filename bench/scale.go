@@ -151,6 +151,12 @@ func (b *bench) scaleRun(ctx context.Context, kind testbed.Kind, count int) (Sca
 		return r, err
 	}
 	defer func() { _ = logf.Close() }()
+	if strings.ContainsRune(bin, filepath.Separator) {
+		// exec resolves a relative path against cmd.Dir, not ours.
+		if abs, err := filepath.Abs(bin); err == nil {
+			bin = abs
+		}
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
