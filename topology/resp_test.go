@@ -73,7 +73,7 @@ func decodeRESPDepth(b []byte, opt respOptions, depth int) (any, []byte, error) 
 		if n == -1 {
 			return nil, rest, nil
 		}
-		if len(rest) < n+2 || string(rest[n:n+2]) != "\r\n" {
+		if n > len(rest)-2 || string(rest[n:n+2]) != "\r\n" {
 			return nil, nil, errRESP
 		}
 		data := rest[:n]
@@ -89,13 +89,14 @@ func decodeRESPDepth(b []byte, opt respOptions, depth int) (any, []byte, error) 
 		if n == -1 {
 			return nil, rest, nil
 		}
-		if kind == '%' {
-			n *= 2
-		}
 		// Every element takes at least three bytes, so a count beyond that
-		// is a lie; refuse it before allocating.
+		// is a lie; refuse it before allocating (and before doubling a
+		// map's count, which could overflow).
 		if n > len(rest)/3 {
 			return nil, nil, errRESP
+		}
+		if kind == '%' {
+			n *= 2
 		}
 		arr := make([]any, 0, n)
 		for range n {
