@@ -399,7 +399,7 @@ func readConfFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: a close error loses nothing
 	data, err := io.ReadAll(io.LimitReader(f, maxConfFileSize+1))
 	if err != nil {
 		return nil, err

@@ -60,7 +60,7 @@ func (a redisActions) replicaOf(ctx context.Context, mc config.MasterConfig, add
 // leaves info empty and does not change err.
 func (a redisActions) replicaOfInfo(ctx context.Context, mc config.MasterConfig, addr, to topology.Addr, withInfo bool) (info string, err error) {
 	c := a.client(mc, addr)
-	defer c.Close()
+	defer func() { _ = c.Close() }() // the commands' errors are what count
 	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 	defer cancel()
 	if err = a.replicaOfOn(ctx, c, addr, to); err == nil && withInfo {

@@ -30,13 +30,12 @@ const (
 
 // attempt is one failover attempt this node leads or tries to lead.
 type attempt struct {
-	m        *failover.Machine
-	start    time.Time // when the candidacy started
-	epoch    uint64
-	votes    map[string]string // voter → leader it voted for in epoch
-	lastAsk  time.Time
-	won      bool
-	inFlight bool // a Redis command of this attempt is running
+	m       *failover.Machine
+	start   time.Time // when the candidacy started
+	epoch   uint64
+	votes   map[string]string // voter → leader it voted for in epoch
+	lastAsk time.Time
+	won     bool
 }
 
 // checkODownLocked applies the quorum rule to the fresh opinions of the

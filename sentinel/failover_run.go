@@ -316,15 +316,15 @@ func (n *Node) fixReplicasLocked(g *group, now time.Time) {
 			now.Sub(r.lastOKReply) > 2*pingPeriod || now.Sub(r.infoAt) > infoPeriod+pingPeriod {
 			continue
 		}
-		switch {
-		case r.roleReported == topology.RoleMaster:
+		switch r.roleReported {
+		case topology.RoleMaster:
 			if now.Sub(r.roleReportedAt) < convertGrace {
 				continue
 			}
 			r.lastFix = now
 			n.emit(Event{Type: "+convert-to-slave", Payload: n.instanceRef(r)})
 			n.repointAsync(g, r.addr, m.addr)
-		case r.roleReported == topology.RoleReplica:
+		case topology.RoleReplica:
 			to, ok := r.info.ReplicaOf()
 			if !ok || to == m.addr {
 				r.wrongMasterSince = time.Time{}

@@ -186,7 +186,7 @@ func (n *Node) applyFenceLocked(g *group, addr topology.Addr) {
 	ctx, act, mc, baseline := n.runCtx, n.actions, g.cfg, f.baseline
 	n.bgWG.Go(func() {
 		c := act.client(mc, addr)
-		defer c.Close()
+		defer func() { _ = c.Close() }() // the commands' errors are what count
 		cctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
 		var err error
@@ -250,7 +250,7 @@ func (n *Node) restoreFence(g *group, addr topology.Addr, baseline int) {
 	ctx, act, mc := n.runCtx, n.actions, g.cfg
 	n.bgWG.Go(func() {
 		c := act.client(mc, addr)
-		defer c.Close()
+		defer func() { _ = c.Close() }() // the commands' errors are what count
 		cctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
 		cur, err := strconv.Atoi(c.ConfigGet(cctx, "min-replicas-to-write").Val()["min-replicas-to-write"])

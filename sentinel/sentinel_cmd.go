@@ -692,5 +692,3 @@ func keys(m map[string]struct{}) []string {
 	}
 	return out
 }
-
-func timeSince(t time.Time) time.Duration { return time.Since(t) }

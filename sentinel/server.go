@@ -73,7 +73,7 @@ func (n *Node) closeConns() {
 // handleConn reads commands and answers them until the client leaves, sends
 // malformed input, or the node stops.
 func (n *Node) handleConn(ctx context.Context, c *clientConn) {
-	defer c.netConn.Close()
+	defer func() { _ = c.netConn.Close() }() // the client is gone or being dropped
 	// A connection accepted while the node stops may miss closeConns:
 	// close it when ctx ends, so that its read returns and Run can finish.
 	stop := context.AfterFunc(ctx, func() { _ = c.netConn.Close() })

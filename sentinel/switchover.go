@@ -108,10 +108,11 @@ func (n *Node) runSwitchover(ctx context.Context, g *group, mc config.MasterConf
 	budget := min(mc.FailoverTimeout, 30*time.Second)
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
+	// The commands' errors are what count; closing the clients can't fail usefully.
 	oc := n.actions.client(mc, old)
-	defer oc.Close()
+	defer func() { _ = oc.Close() }()
 	tc := n.actions.client(mc, target)
-	defer tc.Close()
+	defer func() { _ = tc.Close() }()
 
 	pauseMs := strconv.FormatInt(budget.Milliseconds(), 10)
 	if err := oc.Do(ctx, "client", "pause", pauseMs, "write").Err(); err != nil {

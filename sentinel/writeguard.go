@@ -68,7 +68,7 @@ func (n *Node) guardWritesLocked(g *group, now time.Time) {
 	ctx, act, mc, addr := n.runCtx, n.actions, g.cfg, m.addr
 	n.bgWG.Go(func() {
 		c := act.client(mc, addr)
-		defer c.Close()
+		defer func() { _ = c.Close() }() // the commands' errors are what count
 		cctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
 		err := c.ConfigSet(cctx, "min-replicas-max-lag", strconv.FormatInt(lag, 10)).Err()

@@ -41,7 +41,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 	if err != nil {
 		return fmt.Errorf("write %s: open dir: %w", path, err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }() // the directory was only opened to fsync it
 	if err = d.Sync(); err != nil {
 		return fmt.Errorf("write %s: fsync dir: %w", path, err)
 	}
