@@ -39,7 +39,7 @@ func startRedisSentinel(t *testing.T, conf string, port int) string {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	redistest.WaitFor(t, 10*time.Second, "redis-sentinel answering", func() bool {
 		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		return c.Ping(context.Background()).Err() == nil
 	})
 	return addr

@@ -42,7 +42,7 @@ func dialRESP(t *testing.T, addr string) *respConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return &respConn{t: t, conn: c, r: bufio.NewReader(c)}
 }
 
@@ -66,12 +66,6 @@ func (c *respConn) read() respValue {
 		c.t.Fatalf("reading a reply from %s: %v", c.conn.RemoteAddr(), err)
 	}
 	return v
-}
-
-func (c *respConn) do(args ...string) respValue {
-	c.t.Helper()
-	c.send(args...)
-	return c.read()
 }
 
 func readRESP(r *bufio.Reader) (respValue, error) {
@@ -169,10 +163,7 @@ const (
 	clientLine
 )
 
-var (
-	hexID   = regexp.MustCompile(`\b[0-9a-f]{40}\b`)
-	sha256s = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
-)
+var hexID = regexp.MustCompile(`\b[0-9a-f]{40}\b`)
 
 // shape renders v for comparison in mode m; norm normalises texts.
 func shape(v respValue, m shapeMode, norm func(string) string) string {

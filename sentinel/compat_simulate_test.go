@@ -82,7 +82,7 @@ func TestSimulateFailureCrashAfterPromotion(t *testing.T) {
 		t.Fatalf("crashed node: Run returned %v, Crashed %v", crashed.err, crashed.Crashed())
 	}
 	if c, err := net.DialTimeout("tcp", crashed.Addr(), time.Second); err == nil {
-		c.Close()
+		_ = c.Close()
 		t.Errorf("crashed node still accepts connections on %s", crashed.Addr())
 	}
 	var survivors []*crashableNode

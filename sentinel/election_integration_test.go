@@ -44,7 +44,7 @@ func TestMinorityNeverFailsOver(t *testing.T) {
 	grp.Master.Kill()
 	var sawODown, sawAbort bool
 	deadline := time.After(12 * time.Second)
-	for !(sawODown && sawAbort) {
+	for !sawODown || !sawAbort {
 		select {
 		case ev := <-events:
 			switch ev.Type {

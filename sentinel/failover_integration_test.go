@@ -106,7 +106,7 @@ func TestFailoverAfterKill(t *testing.T) {
 		WriteTimeout:  500 * time.Millisecond,
 		MaxRetries:    -1,
 	})
-	defer fc.Close()
+	defer func() { _ = fc.Close() }()
 	var writes, acked atomic.Int64
 	wg.Go(func() {
 		for i := 0; ; i++ {

@@ -229,7 +229,7 @@ func startFenceWriter(t *testing.T, addr string) *fenceWriter {
 	w := &fenceWriter{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for i := 0; ; i++ {

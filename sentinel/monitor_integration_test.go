@@ -52,9 +52,9 @@ func TestSingleNodeMonitoring(t *testing.T) {
 
 	// Watch events through the Pub/Sub port with a real client.
 	sc := redis.NewClient(&redis.Options{Addr: n.Addr()})
-	defer sc.Close()
+	defer func() { _ = sc.Close() }()
 	ps := sc.Subscribe(ctx, "+sdown", "-sdown")
-	defer ps.Close()
+	defer func() { _ = ps.Close() }()
 	if _, err := ps.Receive(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -51,12 +51,12 @@ func TestRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer quiet.Close()
+	defer func() { _ = quiet.Close() }()
 	c, err := net.Dial("tcp", quiet.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
 	if _, err := c.Read(make([]byte, 1)); err == nil || refused(err) {
 		t.Errorf("read timeout %v counted as refused", err)

@@ -209,13 +209,13 @@ func TestFailoverClientWithSentinelPassword(t *testing.T) {
 		SentinelPassword: "wrong",
 		MaxRetries:       -1,
 	})
-	defer fc.Close()
+	defer func() { _ = fc.Close() }()
 	if err := fc.Ping(ctx).Err(); err == nil {
 		t.Fatal("the failover client worked with a wrong sentinel password")
 	}
 
 	sc := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
-	defer sc.Close()
+	defer func() { _ = sc.Close() }()
 	if err := sc.Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
 		t.Fatalf("PING without a password: %v, want NOAUTH", err)
 	}
@@ -229,7 +229,7 @@ func TestTLSRESPPort(t *testing.T) {
 	ctx := context.Background()
 
 	sc := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), Password: "s3cret", TLSConfig: pki.ClientTLS(false), MaxRetries: -1})
-	defer sc.Close()
+	defer func() { _ = sc.Close() }()
 	addr, err := sc.GetMasterAddrByName(ctx, "mymaster").Result()
 	if err != nil || len(addr) != 2 || addr[1] != "1" {
 		t.Fatalf("GET-MASTER-ADDR-BY-NAME over TLS = %v, %v", addr, err)
@@ -247,7 +247,7 @@ func TestTLSRESPPort(t *testing.T) {
 	// go-redis reads the refusal as an answer to HELLO, falls back to AUTH
 	// on the closed connection and reports EOF.
 	pc := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), Password: "s3cret", MaxRetries: -1})
-	defer pc.Close()
+	defer func() { _ = pc.Close() }()
 	if err := pc.Ping(ctx).Err(); err == nil {
 		t.Fatal("go-redis without TLS got an answer")
 	}
@@ -258,7 +258,7 @@ func TestTLSRESPPort(t *testing.T) {
 	// A client that does not trust the server's CA gives up.
 	other := testpki.New(t, "", "")
 	bad := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), TLSConfig: other.ClientTLS(false), MaxRetries: -1})
-	defer bad.Close()
+	defer func() { _ = bad.Close() }()
 	if err := bad.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("client with another CA: %v, want a certificate error", err)
 	}
@@ -276,12 +276,12 @@ func TestTLSRESPPortClientCertificates(t *testing.T) {
 	ctx := context.Background()
 
 	with := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), TLSConfig: pki.ClientTLS(true), MaxRetries: -1})
-	defer with.Close()
+	defer func() { _ = with.Close() }()
 	if err := with.Ping(ctx).Err(); err != nil {
 		t.Fatalf("client with a certificate: %v", err)
 	}
 	without := redis.NewSentinelClient(&redis.Options{Addr: n.Addr(), TLSConfig: pki.ClientTLS(false), MaxRetries: -1})
-	defer without.Close()
+	defer func() { _ = without.Close() }()
 	if err := without.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "certificate required") {
 		t.Fatalf("client without a certificate: %v, want a refusal", err)
 	}

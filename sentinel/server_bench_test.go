@@ -140,7 +140,7 @@ func BenchmarkGetMasterAddrTCP(b *testing.B) {
 		if conns[i], err = net.Dial("tcp", ln.Addr().String()); err != nil {
 			b.Fatal(err)
 		}
-		defer conns[i].Close()
+		defer func() { _ = conns[i].Close() }()
 	}
 	work := make(chan struct{}, clients)
 	var wg sync.WaitGroup

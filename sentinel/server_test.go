@@ -25,7 +25,7 @@ func dialRaw(t *testing.T, addr string) *rawClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return &rawClient{t: t, conn: c, r: bufio.NewReader(c)}
 }
 
@@ -276,7 +276,7 @@ func TestServerAdminCommands(t *testing.T) {
 	redistest.WaitFor(t, 10*time.Second, "the node to stop listening", func() bool {
 		conn, err := net.DialTimeout("tcp", n.Addr(), 100*time.Millisecond)
 		if err == nil {
-			conn.Close()
+			_ = conn.Close()
 		}
 		return err != nil
 	})

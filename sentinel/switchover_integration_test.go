@@ -87,7 +87,7 @@ func TestSwitchoverLosesNoAcknowledgedWrite(t *testing.T) {
 		WriteTimeout:  500 * time.Millisecond,
 		MaxRetries:    -1,
 	})
-	defer fc.Close()
+	defer func() { _ = fc.Close() }()
 	rec := &ackRecorder{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

@@ -404,10 +404,10 @@ func fakeNode(t *testing.T, handle func(args []string, w *resp.Writer) bool) *fa
 		conns []net.Conn
 	)
 	t.Cleanup(func() {
-		ln.Close()
+		_ = ln.Close()
 		mu.Lock()
 		for _, c := range conns {
-			c.Close()
+			_ = c.Close()
 		}
 		mu.Unlock()
 		wg.Wait()
@@ -422,7 +422,7 @@ func fakeNode(t *testing.T, handle func(args []string, w *resp.Writer) bool) *fa
 			conns = append(conns, c)
 			mu.Unlock()
 			wg.Go(func() {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				r, w := resp.NewReader(c), resp.NewWriter(c)
 				for {
 					raw, err := r.ReadCommand()
@@ -535,8 +535,7 @@ func TestOpsGetMasterAddrIPv6(t *testing.T) {
 }
 
 func TestOpsPassword(t *testing.T) {
-	var f *fake
-	f = fakeNode(t, func(args []string, w *resp.Writer) bool {
+	f := fakeNode(t, func(args []string, w *resp.Writer) bool {
 		if args[0] == "auth" {
 			if args[len(args)-1] == "secret" {
 				w.Simple("OK")

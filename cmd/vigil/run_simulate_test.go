@@ -47,7 +47,7 @@ func TestRunExitsAfterSimulatedFailure(t *testing.T) {
 	}()
 	ctx := context.Background()
 	c := redis.NewClient(&redis.Options{Addr: listen, MaxRetries: -1})
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	redistest.WaitFor(t, 10*time.Second, "vigil run answering", func() bool { return c.Ping(ctx).Err() == nil })
 	if err := c.Do(ctx, "SENTINEL", "SIMULATE-FAILURE", "crash-after-election").Err(); err != nil {
 		t.Fatal(err)

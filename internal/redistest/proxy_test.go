@@ -162,8 +162,12 @@ func TestProxyCloseStopsAccepting(t *testing.T) {
 	p := redistest.NewProxy(t, echoServer(t))
 	held := dial(t, p.Addr())
 	p.Cut()
-	p.Close()
-	p.Close() // idempotent
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := p.Close(); err != nil { // idempotent
+		t.Fatalf("second Close: %v", err)
+	}
 	if c, err := net.DialTimeout("tcp", p.Addr(), time.Second); err == nil {
 		_ = c.Close()
 		t.Fatal("dial succeeded after Close")

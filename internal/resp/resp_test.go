@@ -134,7 +134,9 @@ func TestWriter(t *testing.T) {
 	w.StringMap([]string{"a", "1"})
 	w.Push(1)
 	w.Verbatim("x")
-	w.Flush()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	want := "+OK\r\n-ERR bad  thing\r\n:-3\r\n$2\r\nhi\r\n$-1\r\n*-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*1\r\n$1\r\nx\r\n"
 	if b.String() != want {
 		t.Fatalf("RESP2 got %q want %q", b.String(), want)
@@ -146,7 +148,9 @@ func TestWriter(t *testing.T) {
 	w.StringMap([]string{"a", "1"})
 	w.Push(1)
 	w.Verbatim("x")
-	w.Flush()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	want = "_\r\n_\r\n%1\r\n$1\r\na\r\n$1\r\n1\r\n>1\r\n=5\r\ntxt:x\r\n"
 	if b.String() != want {
 		t.Fatalf("RESP3 got %q want %q", b.String(), want)
@@ -302,7 +306,9 @@ func TestWriterLargeReply(t *testing.T) {
 		t.Fatalf("writer keeps %d bytes after Flush", cap(w.buf))
 	}
 	w.BulkInt(-42)
-	w.Flush()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if got := string(cw.chunks[len(cw.chunks)-1]); got != "$3\r\n-42\r\n" {
 		t.Fatalf("BulkInt wrote %q", got)
 	}

@@ -27,7 +27,7 @@ func TestPartitionCutsSidesButNotObservers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer env.Close()
+	defer func() { _ = env.Close() }()
 	p, err := env.StartPartition(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func TestPartitionCutsSidesButNotObservers(t *testing.T) {
 		t.Fatal(err)
 	}
 	sideA := NewClient(r.Addr(), 300*time.Millisecond) // no source: side A
-	defer sideA.Close()
+	defer func() { _ = sideA.Close() }()
 	if err := sideA.Ping(ctx).Err(); err != nil {
 		t.Fatalf("side A to side B before the cut: %v", err)
 	}

@@ -246,7 +246,7 @@ func TestSecretKeyKeepsOutsidersOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Shutdown()
+	defer func() { _ = c.Shutdown() }()
 	if n, err := c.Join([]string{a.GossipAddr()}); err == nil || n != 0 {
 		t.Errorf("join without the key: %d answered, err %v; want refused", n, err)
 	}
@@ -274,7 +274,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			cfg := fastConfig("a")
 			mutate(&cfg)
 			if c, err := New(cfg, newRecorder()); err == nil {
-				c.Shutdown()
+				_ = c.Shutdown()
 				t.Fatal("New accepted it")
 			}
 		})

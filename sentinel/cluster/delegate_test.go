@@ -179,8 +179,14 @@ func TestDropLogRateLimits(t *testing.T) {
 func TestMemberlistLogLevels(t *testing.T) {
 	var buf bytes.Buffer
 	w := memberlistLogWriter{slogTo(&buf)}
-	w.Write([]byte("[ERR] memberlist: Failed to send ping: refused\n"))
-	w.Write([]byte("[DEBUG] memberlist: Initiating push/pull sync\n"))
+	for _, line := range []string{
+		"[ERR] memberlist: Failed to send ping: refused\n",
+		"[DEBUG] memberlist: Initiating push/pull sync\n",
+	} {
+		if _, err := w.Write([]byte(line)); err != nil {
+			t.Fatalf("Write(%q): %v", line, err)
+		}
+	}
 	out := buf.String()
 	if !strings.Contains(out, `level=WARN msg="Failed to send ping: refused"`) ||
 		!strings.Contains(out, `level=DEBUG msg="Initiating push/pull sync"`) {

@@ -33,7 +33,7 @@ func TestKeyringRotation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer outsider.Shutdown()
+			defer func() { _ = outsider.Shutdown() }()
 			if n, err := outsider.Join([]string{b.GossipAddr()}); err == nil || n != 0 {
 				t.Errorf("join with an unknown key: %d answered, err %v; want refused", n, err)
 			}
@@ -52,7 +52,7 @@ func TestKeyedNodeRefusesPlainCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer keyed.Shutdown()
+	defer func() { _ = keyed.Shutdown() }()
 	if n, err := keyed.Join([]string{a.GossipAddr()}); err == nil || n != 0 {
 		t.Errorf("keyed node joined a plain cluster: %d answered, err %v", n, err)
 	}
@@ -61,7 +61,7 @@ func TestKeyedNodeRefusesPlainCluster(t *testing.T) {
 func TestNewRejectsBadKeyring(t *testing.T) {
 	cfg := withKeys(fastConfig("a"), bytes.Repeat([]byte{1}, 32), []byte("short"))
 	if c, err := New(cfg, newRecorder()); err == nil {
-		c.Shutdown()
+		_ = c.Shutdown()
 		t.Fatal("New accepted a 5-byte key in the keyring")
 	}
 }

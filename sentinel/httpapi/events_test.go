@@ -42,7 +42,7 @@ func openStream(t *testing.T, url string) *sseClient {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	})
 	return c
 }

@@ -196,7 +196,7 @@ func do(t *testing.T, method, url, body string, header ...string) (int, http.Hea
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)

@@ -472,7 +472,7 @@ func TestWebhookSecretsNotLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed := ln.Addr().String()
-	ln.Close() // nothing listens there: connection refused
+	_ = ln.Close() // nothing listens there: connection refused
 
 	withCreds := func(base string) string {
 		return strings.Replace(base, "http://", "http://hook-user:pw-secret@", 1) + "/x?key=query-secret"

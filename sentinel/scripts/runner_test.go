@@ -485,7 +485,7 @@ func TestNoInheritedDescriptors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	fds := filepath.Join(dir, "fds")
 	script := writeScript(t, dir, "fds.sh", `for fd in /proc/$$/fd/*; do readlink "$fd" || true; done > `+fds+"\nexit 0\n")
 	r, rec, _ := newRunner(t, Options{})
