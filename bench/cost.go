@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -52,7 +53,7 @@ type CostResult struct {
 
 func (c CostResult) summary() string {
 	if c.Error != "" {
-		return "FAILED: " + firstLine(c.Error)
+		return "FAILED: " + harness.FirstLine(c.Error)
 	}
 	return fmt.Sprintf("RSS idle %.1f MiB, idle CPU %.2f%%, %.0f GET-MASTER-ADDR-BY-NAME/s (CPU %.2fs), RSS after %.1f MiB",
 		float64(c.RSSIdleKiB)/kibPerMiB, c.IdleCPUPercent, c.BenchRPS, c.BenchCPUSeconds, float64(c.RSSAfterBenchKiB)/kibPerMiB)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -102,7 +103,7 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 	res := &Results{
 		Started:  time.Now(),
 		Quick:    b.opts.quick,
-		Machine:  readMachine(),
+		Machine:  harness.ReadMachine(),
 		Versions: readVersions(ctx, b.opts.vigil),
 		Settings: Settings{
 			Runs:              b.opts.runs,
@@ -150,7 +151,7 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 			}
 		}
 	}
-	res.Machine.LoadAvgBefore = loadAvg()
+	res.Machine.LoadAvgBefore = harness.LoadAvg()
 	if b.opts.cost {
 		for _, k := range b.opts.kinds {
 			c, err := b.costRun(ctx, k)
@@ -174,7 +175,7 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 		res.Settings.ScaleIdleS, res.Settings.ScaleMasters = 0, nil
 	}
 	res.Finished = time.Now()
-	res.Machine.LoadAvgAfter = loadAvg()
+	res.Machine.LoadAvgAfter = harness.LoadAvg()
 	return res, nil
 }
 
@@ -188,7 +189,7 @@ func (r RunResult) summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-8s %-7s down-after=%-5d run %d: ", r.Kind, r.Fault, r.DownAfterMS, r.Run)
 	if !r.OK {
-		fmt.Fprintf(&b, "FAILED: %s", firstLine(r.Error))
+		fmt.Fprintf(&b, "FAILED: %s", harness.FirstLine(r.Error))
 		if r.KeptDir != "" {
 			fmt.Fprintf(&b, " (logs in %s)", r.KeptDir)
 		}
@@ -201,11 +202,6 @@ func (r RunResult) summary() string {
 	}
 	fmt.Fprintf(&b, "lost=%.0f/%d (%.1fs)", r.Metrics[mLost], r.WritesAcked, float64(r.DurationMS)/1000)
 	return b.String()
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }
 
 // failoverRun sets up a fresh group and controllers, injects f and

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -215,7 +216,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	// go-redis logs every failed discovery attempt; faults make many.
-	redis.SetLogger(discardLogger{})
+	redis.SetLogger(harness.DiscardLogger{})
 
 	var res *Results
 	if o.from != "" {
@@ -270,8 +271,3 @@ func containsKind(kinds []testbed.Kind, k testbed.Kind) bool {
 	}
 	return false
 }
-
-// discardLogger silences go-redis's internal logger.
-type discardLogger struct{}
-
-func (discardLogger) Printf(context.Context, string, ...any) {}

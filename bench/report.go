@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -358,7 +359,7 @@ func markdown(res *Results, pngRel string) []byte {
 				for _, r := range t.cases[caseKey{da, f, k}] {
 					if !r.OK {
 						failed = true
-						p("- %s run %d failed: %s. Events after the fault: %s.\n", k, r.Run, firstLine(r.Error), eventCounts(r))
+						p("- %s run %d failed: %s. Events after the fault: %s.\n", k, r.Run, harness.FirstLine(r.Error), eventCounts(r))
 					}
 				}
 			}
@@ -394,7 +395,7 @@ func markdown(res *Results, pngRel string) []byte {
 		p("\n")
 		for _, c := range res.Cost {
 			if c.Error != "" {
-				p("- %s failed: %s\n", c.Kind, firstLine(c.Error))
+				p("- %s failed: %s\n", c.Kind, harness.FirstLine(c.Error))
 			} else {
 				p("- %s: the redis-benchmark runs gave %s requests/s.\n", c.Kind, joinFloats(c.BenchRPSRuns))
 			}

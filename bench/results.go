@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -101,32 +95,7 @@ type Settings struct {
 }
 
 // Machine describes where the benchmark ran.
-type Machine struct {
-	CPUs        int    `json:"cpus"`
-	CPUModel    string `json:"cpu_model,omitempty"`
-	MemTotalMiB int64  `json:"mem_total_mib,omitempty"`
-	Kernel      string `json:"kernel,omitempty"`
-	Platform    string `json:"platform"`
-	// LoadAvgStart, LoadAvgBefore (cost section) and LoadAvgAfter are
-	// /proc/loadavg's 1, 5 and 15 minute averages: other work on the
-	// machine shows up there.
-	LoadAvgStart  string `json:"loadavg_start,omitempty"`
-	LoadAvgBefore string `json:"loadavg_before_cost,omitempty"`
-	LoadAvgAfter  string `json:"loadavg_after,omitempty"`
-}
-
-// loadAvg returns the first three fields of /proc/loadavg, or "".
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
-}
+type Machine = harness.Machine
 
 // Versions of what was measured and measured with.
 type Versions struct {
@@ -142,96 +111,30 @@ type Versions struct {
 	GoRedis        string    `json:"go_redis"`
 }
 
-func readMachine() Machine {
-	m := Machine{CPUs: runtime.NumCPU(), Platform: runtime.GOOS + "/" + runtime.GOARCH, LoadAvgStart: loadAvg()}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-		_ = f.Close()
-	}
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) >= 2 && fields[0] == "MemTotal:" {
-				if kib, err := strconv.ParseInt(fields[1], 10, 64); err == nil {
-					m.MemTotalMiB = kib / 1024
-				}
-				break
-			}
-		}
-		_ = f.Close()
-	}
-	return m
-}
-
 func readVersions(ctx context.Context, vigil string) Versions {
 	v := Versions{
-		Vigil:          commandOutput(ctx, vigil, "version"),
-		RedisServer:    commandOutput(ctx, testbed.DefaultRedisServer, "--version"),
-		RedisSentinel:  commandOutput(ctx, testbed.DefaultRedisSentinel, "--version"),
-		RedisBenchmark: commandOutput(ctx, "redis-benchmark", "--version"),
+		Vigil:          harness.CommandOutput(ctx, vigil, "version"),
+		RedisServer:    harness.CommandOutput(ctx, testbed.DefaultRedisServer, "--version"),
+		RedisSentinel:  harness.CommandOutput(ctx, testbed.DefaultRedisSentinel, "--version"),
+		RedisBenchmark: harness.CommandOutput(ctx, "redis-benchmark", "--version"),
 		Go:             runtime.Version(),
-		GoRedis:        "unknown",
-		Commit:         commandOutput(ctx, "git", "describe", "--always", "--dirty"),
+		GoRedis:        harness.ModuleVersion("github.com/redis/go-redis/v9"),
+		Commit:         harness.CommandOutput(ctx, "git", "describe", "--always", "--dirty"),
 	}
 	if fi, err := os.Stat(vigil); err == nil {
 		v.VigilBuilt = fi.ModTime()
 	}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, dep := range info.Deps {
-			if dep.Path == "github.com/redis/go-redis/v9" {
-				v.GoRedis = dep.Version
-			}
-		}
-	}
 	return v
 }
 
-// commandOutput runs a short command and returns its first output line, or
-// "unavailable (reason)".
-func commandOutput(ctx context.Context, name string, args ...string) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).Output()
-	if err != nil {
-		return fmt.Sprintf("unavailable (%v)", err)
-	}
-	return firstLine(strings.TrimSpace(string(out)))
-}
-
 // writeJSON writes res to path (directories created), indented.
-func writeJSON(path string, res *Results) error {
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode results: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	return nil
-}
+func writeJSON(path string, res *Results) error { return harness.WriteJSON(path, res) }
 
 // readJSON loads results written by writeJSON.
 func readJSON(path string) (*Results, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read results: %w", err)
-	}
 	var res Results
-	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, fmt.Errorf("read results %s: %w", path, err)
+	if err := harness.ReadJSON(path, &res); err != nil {
+		return nil, err
 	}
 	return &res, nil
 }

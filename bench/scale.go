@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-ha/vigil/internal/fakeredis"
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -68,7 +69,7 @@ type ScaleResult struct {
 
 func (s ScaleResult) summary() string {
 	if s.Error != "" {
-		return "FAILED: " + firstLine(s.Error)
+		return "FAILED: " + harness.FirstLine(s.Error)
 	}
 	g := ""
 	if s.Goroutines > 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -183,7 +184,7 @@ func scaleMarkdown(p func(string, ...any), res *Results) {
 	}
 	for _, r := range res.Scale {
 		if r.Error != "" {
-			p("- %s with %d masters failed: %s\n", r.Kind, r.Masters, firstLine(r.Error))
+			p("- %s with %d masters failed: %s\n", r.Kind, r.Masters, harness.FirstLine(r.Error))
 		}
 	}
 	p("\n")

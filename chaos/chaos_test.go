@@ -18,6 +18,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -374,7 +375,7 @@ func TestShortScenarios(t *testing.T) {
 	} else if abs, err := filepath.Abs(bin); err == nil {
 		bin = abs
 	}
-	redis.SetLogger(discardLogger{})
+	redis.SetLogger(harness.DiscardLogger{})
 	log := slog.New(slog.DiscardHandler)
 	cfg := defaultSettings()
 	cfg.settleTimeout = 90 * time.Second // generous: the machine may be busy with other tests

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -139,7 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	// go-redis logs every failed discovery attempt; faults make many.
-	redis.SetLogger(discardLogger{})
+	redis.SetLogger(harness.DiscardLogger{})
 	if o.report != "" {
 		return rerender(o, stdout, stderr)
 	}
@@ -179,14 +179,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 // rerender prints the tables of a raw results file and regenerates the
 // report from it.
 func rerender(o options, stdout, stderr io.Writer) int {
-	b, err := os.ReadFile(o.report)
+	var res Results
+	err := harness.ReadJSON(o.report, &res)
 	if err == nil {
-		var res Results
-		if err = json.Unmarshal(b, &res); err == nil {
-			err = printSummary(stdout, &res)
-			if err == nil && o.docs {
-				err = os.WriteFile(o.docPath, markdown(&res), 0o644)
-			}
+		err = printSummary(stdout, &res)
+		if err == nil && o.docs {
+			err = os.WriteFile(o.docPath, markdown(&res), 0o644)
 		}
 	}
 	if err != nil {
@@ -203,7 +201,7 @@ func suite(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) *
 	res := &Results{
 		Started:  time.Now(),
 		Quick:    o.quick,
-		Machine:  readMachine(),
+		Machine:  harness.ReadMachine(),
 		Versions: readVersions(ctx, o.vigil),
 		Settings: o.cfg.describe(o.runs),
 		Kinds:    o.kinds,
@@ -230,7 +228,7 @@ func suite(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) *
 		}
 	}
 	res.Finished = time.Now()
-	res.Machine.LoadAvgAfter = loadAvg()
+	res.Machine.LoadAvgAfter = harness.LoadAvg()
 	return res
 }
 
@@ -253,9 +251,9 @@ func (r RunResult) summary() string {
 	fmt.Fprintf(&b, "%-24s %-8s run %d: ", r.Scenario, r.Kind, r.Run)
 	switch {
 	case r.Error != "":
-		fmt.Fprintf(&b, "HARNESS ERROR: %s", firstLine(r.Error))
+		fmt.Fprintf(&b, "HARNESS ERROR: %s", harness.FirstLine(r.Error))
 	case !r.Correct:
-		fmt.Fprintf(&b, "NOT CORRECT: %s", firstLine(strings.Join(r.Problems, "; ")))
+		fmt.Fprintf(&b, "NOT CORRECT: %s", harness.FirstLine(strings.Join(r.Problems, "; ")))
 	default:
 		b.WriteString("ok")
 	}
@@ -272,13 +270,3 @@ func (r RunResult) summary() string {
 	}
 	return b.String()
 }
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
-
-// discardLogger silences go-redis's internal logger.
-type discardLogger struct{}
-
-func (discardLogger) Printf(context.Context, string, ...any) {}

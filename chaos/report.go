@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -288,7 +289,7 @@ func incorrectRuns(res *Results, withPaths bool) []string {
 		}
 		what := strings.Join(r.Problems, "; ")
 		if r.Error != "" {
-			what = "harness error: " + firstLine(r.Error)
+			what = "harness error: " + harness.FirstLine(r.Error)
 		}
 		line := fmt.Sprintf("%s, %s run %d: %s", r.Scenario, kindLabel(r.Kind), r.Run, what)
 		if len(r.Notes) > 0 {

@@ -1,19 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -84,57 +77,7 @@ func (s settings) describe(runs int) Settings {
 }
 
 // Machine describes where the suite ran.
-type Machine struct {
-	CPUs         int    `json:"cpus"`
-	CPUModel     string `json:"cpu_model,omitempty"`
-	MemTotalMiB  int64  `json:"mem_total_mib,omitempty"`
-	Kernel       string `json:"kernel,omitempty"`
-	Platform     string `json:"platform"`
-	LoadAvgStart string `json:"loadavg_start,omitempty"`
-	LoadAvgAfter string `json:"loadavg_after,omitempty"`
-}
-
-// loadAvg returns the first three fields of /proc/loadavg, or "".
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func readMachine() Machine {
-	m := Machine{CPUs: runtime.NumCPU(), Platform: runtime.GOOS + "/" + runtime.GOARCH, LoadAvgStart: loadAvg()}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	m.CPUModel = procField("/proc/cpuinfo", "model name")
-	if kib, err := strconv.ParseInt(strings.TrimSuffix(procField("/proc/meminfo", "MemTotal"), " kB"), 10, 64); err == nil {
-		m.MemTotalMiB = kib / 1024
-	}
-	return m
-}
-
-// procField returns the value of the first "key: value" line of a /proc
-// file, or "".
-func procField(path, key string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer func() { _ = f.Close() }()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == key {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
+type Machine = harness.Machine
 
 // Versions of what was tested and tested with.
 type Versions struct {
@@ -150,53 +93,19 @@ type Versions struct {
 
 func readVersions(ctx context.Context, vigil string) Versions {
 	v := Versions{
-		Vigil:         commandOutput(ctx, vigil, "version"),
-		RedisServer:   commandOutput(ctx, testbed.DefaultRedisServer, "--version"),
-		RedisSentinel: commandOutput(ctx, testbed.DefaultRedisSentinel, "--version"),
+		Vigil:         harness.CommandOutput(ctx, vigil, "version"),
+		RedisServer:   harness.CommandOutput(ctx, testbed.DefaultRedisServer, "--version"),
+		RedisSentinel: harness.CommandOutput(ctx, testbed.DefaultRedisSentinel, "--version"),
 		Go:            runtime.Version(),
-		GoRedis:       "unknown",
-		Porcupine:     "unknown",
-		Commit:        commandOutput(ctx, "git", "describe", "--always", "--dirty"),
+		GoRedis:       harness.ModuleVersion("github.com/redis/go-redis/v9"),
+		Porcupine:     harness.ModuleVersion("github.com/anishathalye/porcupine"),
+		Commit:        harness.CommandOutput(ctx, "git", "describe", "--always", "--dirty"),
 	}
 	if fi, err := os.Stat(vigil); err == nil {
 		v.VigilBuilt = fi.ModTime()
 	}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, dep := range info.Deps {
-			switch dep.Path {
-			case "github.com/redis/go-redis/v9":
-				v.GoRedis = dep.Version
-			case "github.com/anishathalye/porcupine":
-				v.Porcupine = dep.Version
-			}
-		}
-	}
 	return v
 }
 
-// commandOutput runs a short command and returns its first output line, or
-// "unavailable (reason)".
-func commandOutput(ctx context.Context, name string, args ...string) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).Output()
-	if err != nil {
-		return fmt.Sprintf("unavailable (%v)", err)
-	}
-	return firstLine(strings.TrimSpace(string(out)))
-}
-
 // writeJSON writes res to path (directories created), indented.
-func writeJSON(path string, res *Results) error {
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode results: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	return nil
-}
+func writeJSON(path string, res *Results) error { return harness.WriteJSON(path, res) }
