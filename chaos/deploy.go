@@ -32,7 +32,7 @@ type deployment struct {
 	ctrlAddrs  []string
 	watcher    *testbed.EventWatcher
 	prober     *testbed.RoleProber
-	writer     *writer
+	writer     *testbed.Writer
 }
 
 // deployOptions are what a scenario needs from its deployment.
@@ -139,12 +139,19 @@ func setup(ctx context.Context, env *testbed.Env, kind testbed.Kind, cfg setting
 	}
 	d.prober = testbed.ProbeRolesFrom(ctx, d.serverAddrs(), cfg.probeInterval, env.Observer())
 	if opts.writer {
-		d.writer = startWriter(ctx, cfg.masterName, d.ctrlAddrs, d.rt, cfg.writeInterval, cfg.writeTimeout, keyPrefix)
+		w, err := testbed.StartWriter(ctx, testbed.WriterOptions{
+			MasterName: cfg.masterName, Controllers: d.ctrlAddrs, Route: d.rt.resolve,
+			Interval: cfg.writeInterval, Timeout: cfg.writeTimeout, KeyPrefix: keyPrefix,
+		})
+		if err != nil {
+			return nil, err
+		}
+		d.writer = w
 		from := time.Now()
 		if err := waitFor(ctx, 10*time.Second, "writes acknowledged by the master", func() error {
-			w, ok := d.writer.lastAckOn(master.Addr())
-			if !ok || w.Start.Before(from) || d.writer.acked.Load() < warmupWrites {
-				return fmt.Errorf("%d writes acknowledged", d.writer.acked.Load())
+			w, ok := d.writer.LastAckOn(master.Addr())
+			if !ok || w.Start.Before(from) || d.writer.Acked() < warmupWrites {
+				return fmt.Errorf("%d writes acknowledged", d.writer.Acked())
 			}
 			return nil
 		}); err != nil {
@@ -208,7 +215,7 @@ const (
 // close stops the observers (the environment stops the processes).
 func (d *deployment) close() {
 	if d.writer != nil {
-		d.writer.stop()
+		d.writer.Stop()
 	}
 	if d.watcher != nil {
 		d.watcher.Close()

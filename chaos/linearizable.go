@@ -232,7 +232,7 @@ func runSwitchoverLinearizable(ctx context.Context, env *testbed.Env, cfg settin
 	if len(r.Problems) == 0 {
 		r.RecoverMS = ms(worst)
 	}
-	writes := d.writer.stop()
+	writes := d.writer.Stop()
 	d.watcher.Close()
 	d.prober.Close()
 	r.Events = d.watcher.Events()

@@ -295,7 +295,7 @@ func runGeneric(ctx context.Context, env *testbed.Env, sc scenario, kind testbed
 		if d.writer != nil {
 			from := time.Now()
 			if err := waitFor(ctx, 5*time.Second, "a write acknowledged by the final master", func() error {
-				if w, ok := d.writer.lastAckOn(master); ok && w.Start.After(from) {
+				if w, ok := d.writer.LastAckOn(master); ok && w.Start.After(from) {
 					return nil
 				}
 				return errors.New("none yet")
@@ -306,7 +306,7 @@ func runGeneric(ctx context.Context, env *testbed.Env, sc scenario, kind testbed
 	}
 	var writes []testbed.Write
 	if d.writer != nil {
-		writes = d.writer.stop()
+		writes = d.writer.Stop()
 	}
 	d.watcher.Close()
 	d.prober.Close()
@@ -599,7 +599,7 @@ func injectPartition(ctx context.Context, d *deployment, r *RunResult) ([]*testb
 	measureIsolation(ctx, d, r)
 	old := d.group.Master.Addr()
 	var last testbed.Write
-	for _, w := range d.writer.snapshot() {
+	for _, w := range d.writer.Snapshot() {
 		if w.Acked() && w.Addr == old && !w.Start.Before(r.FaultAt) {
 			last = w
 		}
@@ -640,7 +640,7 @@ func injectNetPartition(ctx context.Context, d *deployment, r *RunResult) ([]*te
 func measureIsolation(ctx context.Context, d *deployment, r *RunResult) {
 	old := d.group.Master
 	r.IsolatedAckMS = -1
-	for _, w := range d.writer.snapshot() {
+	for _, w := range d.writer.Snapshot() {
 		if w.Acked() && w.Addr == old.Addr() && !w.Start.Before(r.FaultAt) && w.End.Before(r.HealAt) {
 			r.IsolatedAckMS = max(r.IsolatedAckMS, ms(w.End.Sub(r.FaultAt)))
 		}

@@ -39,6 +39,11 @@ type WriterOptions struct {
 	// KeyPrefix is put before the sequence number to make each key. Empty
 	// means DefaultKeyPrefix.
 	KeyPrefix string
+	// Route, if not nil, maps an address the client is about to dial (one
+	// the controllers advertised) to the address really dialled, e.g. the
+	// server behind a proxy that only the controllers go through. Write.Addr
+	// records the address really dialled.
+	Route func(addr string) string
 }
 
 // Write is one SET the writer attempted.
@@ -129,11 +134,15 @@ func StartWriter(ctx context.Context, opts WriterOptions) (*Writer, error) {
 // wrapped to record who answered.
 func (w *Writer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := net.Dialer{Timeout: w.opts.Timeout}
-	c, err := d.DialContext(ctx, network, addr)
+	real := addr
+	if w.opts.Route != nil {
+		real = w.opts.Route(addr)
+	}
+	c, err := d.DialContext(ctx, network, real)
 	if err != nil || w.ctrls[addr] {
 		return c, err
 	}
-	return &trackingConn{Conn: c, addr: addr, last: &w.last}, nil
+	return &trackingConn{Conn: c, addr: real, last: &w.last}, nil
 }
 
 // trackingConn notes its address in last whenever data is read from it.
@@ -189,6 +198,9 @@ func (w *Writer) run(ctx context.Context) {
 			rec.Addr = "?"
 			w.acked.Add(1)
 		}
+		if ctx.Err() != nil && err != nil {
+			return // the write was cut short by Stop, not by a fault
+		}
 		w.mu.Lock()
 		w.writes = append(w.writes, rec)
 		if rec.Acked() {
@@ -220,6 +232,13 @@ func FirstAckOn(writes []Write, addr string, from time.Time) (Write, bool) {
 		}
 	}
 	return Write{}, false
+}
+
+// Snapshot returns the writes attempted so far.
+func (w *Writer) Snapshot() []Write {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Write(nil), w.writes...)
 }
 
 // Stop stops writing, closes the client and returns every write attempted.
