@@ -211,7 +211,7 @@ func otherMasters(changes map[string][]testbed.Change, old string, from time.Tim
 
 // lostWrites is checker (b): the acknowledged writes missing from master.
 func lostWrites(ctx context.Context, master string, writes []testbed.Write) ([]int64, error) {
-	c := plainClient(master, 2*time.Second)
+	c := testbed.NewClient(master, 2*time.Second)
 	defer func() { _ = c.Close() }()
 	return testbed.LostWrites(ctx, c, keyPrefix, writes)
 }

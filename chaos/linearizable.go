@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -150,24 +151,17 @@ func registerClient(ctx context.Context, id int, c *redis.Client, last *lastAddr
 	}
 }
 
-// lastAddr remembers the server a client last read a reply from.
-type lastAddr struct {
-	mu   sync.Mutex
-	addr string
-}
+// lastAddr remembers the server a client last read a reply from (set by
+// testbed.NewFailoverClient's onRead).
+type lastAddr struct{ p atomic.Pointer[string] }
 
-func (l *lastAddr) set(a string) {
-	l.mu.Lock()
-	l.addr = a
-	l.mu.Unlock()
-}
-
-func (l *lastAddr) reset() { l.set("") }
+func (l *lastAddr) reset() { l.p.Store(nil) }
 
 func (l *lastAddr) get() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.addr
+	if a := l.p.Load(); a != nil {
+		return *a
+	}
+	return ""
 }
 
 // runSwitchoverLinearizable is scenario 8 (vigil only): concurrent clients
@@ -189,7 +183,7 @@ func runSwitchoverLinearizable(ctx context.Context, env *testbed.Env, cfg settin
 	var wg sync.WaitGroup
 	for id := range cfg.linClients {
 		last := &lastAddr{}
-		c := failoverClient(cfg.masterName, d.ctrlAddrs, cfg.writeTimeout, d.rt, last.set)
+		c := testbed.NewFailoverClient(cfg.masterName, d.ctrlAddrs, cfg.writeTimeout, d.rt.resolve, last.p.Store)
 		defer func() { _ = c.Close() }()
 		wg.Go(func() { registerClient(ctx, id, c, last, h, stop) })
 	}
@@ -291,7 +285,7 @@ func runSwitchoverLinearizable(ctx context.Context, env *testbed.Env, cfg settin
 // switchover sends SENTINEL SWITCHOVER name to the controller at addr and
 // waits for its reply (it answers when the switchover is complete).
 func switchover(ctx context.Context, addr, name string) error {
-	c := plainClient(addr, 40*time.Second)
+	c := testbed.NewClient(addr, 40*time.Second)
 	defer func() { _ = c.Close() }()
 	return c.Do(ctx, "SENTINEL", "SWITCHOVER", name).Err()
 }

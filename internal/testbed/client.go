@@ -60,6 +60,65 @@ func NewClientFrom(addr, source string, timeout time.Duration) *redis.Client {
 	})
 }
 
+// NewFailoverClient returns a go-redis FailoverClient for the master called
+// name, discovered through the controllers ctrls, that fails fast like
+// [NewClient] (RESP2, timeout for dial, read and write, no retries, one
+// dial attempt, no dial circuit breaker). route, if not nil, maps an
+// address the client is about to dial (one the controllers advertised) to
+// the address really dialled. onRead, if not nil, is given the address
+// really dialled of a Redis server (not controller) connection whenever a
+// reply is read from it: issued one at a time, a command's reply comes
+// from the last address given.
+func NewFailoverClient(name string, ctrls []string, timeout time.Duration, route func(string) string, onRead func(addr *string)) *redis.Client {
+	isCtrl := make(map[string]bool, len(ctrls))
+	for _, a := range ctrls {
+		isCtrl[a] = true
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{Timeout: timeout}
+		real := addr
+		if route != nil {
+			real = route(addr)
+		}
+		c, err := d.DialContext(ctx, network, real)
+		if err != nil || isCtrl[addr] || onRead == nil {
+			return c, err
+		}
+		return &trackingConn{Conn: c, addr: real, onRead: onRead}, nil
+	}
+	return redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:            name,
+		SentinelAddrs:         ctrls,
+		Dialer:                dial,
+		Protocol:              2,
+		DialTimeout:           timeout,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		DialerRetries:         1,
+		PoolSize:              noBreakerPoolSize,
+		MaxActiveConns:        maxActiveConns,
+		PipelinePoolSize:      -1,
+		DisableIdentity:       true,
+	})
+}
+
+// trackingConn gives its address to onRead whenever data is read from it.
+type trackingConn struct {
+	net.Conn
+	addr   string
+	onRead func(*string)
+}
+
+func (c *trackingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.onRead(&c.addr)
+	}
+	return n, err
+}
+
 // ping sends one RESP PING on a fresh connection and expects +PONG. It
 // bypasses go-redis so readiness checks leave no pooled state behind.
 func ping(addr string, timeout time.Duration) error {

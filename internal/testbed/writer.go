@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"sync"
@@ -80,7 +79,6 @@ func (w Write) Acked() bool { return w.Err == "" }
 type Writer struct {
 	opts   WriterOptions
 	client *redis.Client
-	ctrls  map[string]bool
 	last   atomic.Pointer[string]
 	acked  atomic.Int64
 	cancel context.CancelFunc
@@ -105,59 +103,11 @@ func StartWriter(ctx context.Context, opts WriterOptions) (*Writer, error) {
 	if opts.KeyPrefix == "" {
 		opts.KeyPrefix = DefaultKeyPrefix
 	}
-	w := &Writer{opts: opts, ctrls: map[string]bool{}, done: make(chan struct{}), latest: map[string]Write{}}
-	for _, a := range opts.Controllers {
-		w.ctrls[a] = true
-	}
-	w.client = redis.NewFailoverClient(&redis.FailoverOptions{
-		MasterName:            opts.MasterName,
-		SentinelAddrs:         opts.Controllers,
-		Dialer:                w.dial,
-		Protocol:              2,
-		DialTimeout:           opts.Timeout,
-		ReadTimeout:           opts.Timeout,
-		WriteTimeout:          opts.Timeout,
-		ContextTimeoutEnabled: true,
-		MaxRetries:            -1,
-		DialerRetries:         1,
-		PoolSize:              noBreakerPoolSize,
-		MaxActiveConns:        maxActiveConns,
-		PipelinePoolSize:      -1,
-		DisableIdentity:       true,
-	})
+	w := &Writer{opts: opts, done: make(chan struct{}), latest: map[string]Write{}}
+	w.client = NewFailoverClient(opts.MasterName, opts.Controllers, opts.Timeout, opts.Route, w.last.Store)
 	ctx, w.cancel = context.WithCancel(ctx)
 	go w.run(ctx)
 	return w, nil
-}
-
-// dial connects to addr; connections to Redis servers (not controllers) are
-// wrapped to record who answered.
-func (w *Writer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: w.opts.Timeout}
-	real := addr
-	if w.opts.Route != nil {
-		real = w.opts.Route(addr)
-	}
-	c, err := d.DialContext(ctx, network, real)
-	if err != nil || w.ctrls[addr] {
-		return c, err
-	}
-	return &trackingConn{Conn: c, addr: real, last: &w.last}, nil
-}
-
-// trackingConn notes its address in last whenever data is read from it.
-type trackingConn struct {
-	net.Conn
-	addr string
-	last *atomic.Pointer[string]
-}
-
-func (c *trackingConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if n > 0 {
-		c.last.Store(&c.addr)
-	}
-	return n, err
 }
 
 // Key returns the key written by write number seq.
