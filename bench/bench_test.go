@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -105,7 +106,7 @@ func syntheticResults() *Results {
 		Started:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Finished: time.Date(2026, 1, 2, 3, 14, 5, 0, time.UTC),
 		Machine:  Machine{CPUs: 2, MemTotalMiB: 1024, Platform: "linux/amd64"},
-		Versions: Versions{Vigil: "vigil 0.1.0", RedisSentinel: "Redis server v=7.0.15"},
+		Versions: Versions{Versions: harness.Versions{Vigil: "vigil 0.1.0", RedisSentinel: "Redis server v=7.0.15"}},
 		Settings: Settings{
 			Runs: 3, Kinds: []testbed.Kind{testbed.KindVigil, testbed.KindSentinel},
 			Faults:      []testbed.Fault{testbed.FaultKill9, testbed.FaultSigstop, testbed.FaultManual},

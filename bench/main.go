@@ -6,15 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
@@ -210,13 +207,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(exitUsage, err)
 	}
-	level := slog.LevelInfo
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	// go-redis logs every failed discovery attempt; faults make many.
-	redis.SetLogger(harness.DiscardLogger{})
+	log := harness.NewLogger(stderr, o.verbose)
 
 	var res *Results
 	if o.from != "" {

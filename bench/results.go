@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -97,34 +95,14 @@ type Settings struct {
 // Machine describes where the benchmark ran.
 type Machine = harness.Machine
 
-// Versions of what was measured and measured with.
+// Versions of what was run and what ran it.
 type Versions struct {
-	Vigil string `json:"vigil"`
-	// VigilBuilt is the modification time of the vigil binary, and Commit
-	// `git describe --always --dirty` of the working tree it was run from.
-	VigilBuilt     time.Time `json:"vigil_built"`
-	Commit         string    `json:"commit"`
-	RedisServer    string    `json:"redis_server"`
-	RedisSentinel  string    `json:"redis_sentinel"`
-	RedisBenchmark string    `json:"redis_benchmark"`
-	Go             string    `json:"go"`
-	GoRedis        string    `json:"go_redis"`
+	harness.Versions
+	RedisBenchmark string `json:"redis_benchmark"`
 }
 
 func readVersions(ctx context.Context, vigil string) Versions {
-	v := Versions{
-		Vigil:          harness.CommandOutput(ctx, vigil, "version"),
-		RedisServer:    harness.CommandOutput(ctx, testbed.DefaultRedisServer, "--version"),
-		RedisSentinel:  harness.CommandOutput(ctx, testbed.DefaultRedisSentinel, "--version"),
-		RedisBenchmark: harness.CommandOutput(ctx, "redis-benchmark", "--version"),
-		Go:             runtime.Version(),
-		GoRedis:        harness.ModuleVersion("github.com/redis/go-redis/v9"),
-		Commit:         harness.CommandOutput(ctx, "git", "describe", "--always", "--dirty"),
-	}
-	if fi, err := os.Stat(vigil); err == nil {
-		v.VigilBuilt = fi.ModTime()
-	}
-	return v
+	return Versions{Versions: harness.ReadVersions(ctx, vigil), RedisBenchmark: harness.CommandOutput(ctx, "redis-benchmark", "--version")}
 }
 
 // writeJSON writes res to path (directories created), indented.

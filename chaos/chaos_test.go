@@ -201,7 +201,7 @@ func syntheticResults() *Results {
 		Started:   time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Finished:  time.Date(2026, 1, 2, 3, 34, 5, 0, time.UTC),
 		Machine:   Machine{CPUs: 2, MemTotalMiB: 1024, Platform: "linux/amd64"},
-		Versions:  Versions{Vigil: "vigil 0.1.0", RedisSentinel: "Redis server v=7.0.15"},
+		Versions:  Versions{Versions: harness.Versions{Vigil: "vigil 0.1.0", RedisSentinel: "Redis server v=7.0.15"}},
 		Settings:  defaultSettings().describe(2),
 		Kinds:     []testbed.Kind{testbed.KindVigil, testbed.KindSentinel},
 		Scenarios: []string{"kill-master", "flapping-master", "switchover-linearizable"},

@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
@@ -133,13 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(exitUsage, err)
 	}
-	level := slog.LevelInfo
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	// go-redis logs every failed discovery attempt; faults make many.
-	redis.SetLogger(harness.DiscardLogger{})
+	log := harness.NewLogger(stderr, o.verbose)
 	if o.report != "" {
 		return rerender(o, stdout, stderr)
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"runtime"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/harness"
@@ -79,32 +77,14 @@ func (s settings) describe(runs int) Settings {
 // Machine describes where the suite ran.
 type Machine = harness.Machine
 
-// Versions of what was tested and tested with.
+// Versions of what was run and what ran it.
 type Versions struct {
-	Vigil         string    `json:"vigil"`
-	VigilBuilt    time.Time `json:"vigil_built"`
-	Commit        string    `json:"commit"`
-	RedisServer   string    `json:"redis_server"`
-	RedisSentinel string    `json:"redis_sentinel"`
-	Go            string    `json:"go"`
-	GoRedis       string    `json:"go_redis"`
-	Porcupine     string    `json:"porcupine"`
+	harness.Versions
+	Porcupine string `json:"porcupine"`
 }
 
 func readVersions(ctx context.Context, vigil string) Versions {
-	v := Versions{
-		Vigil:         harness.CommandOutput(ctx, vigil, "version"),
-		RedisServer:   harness.CommandOutput(ctx, testbed.DefaultRedisServer, "--version"),
-		RedisSentinel: harness.CommandOutput(ctx, testbed.DefaultRedisSentinel, "--version"),
-		Go:            runtime.Version(),
-		GoRedis:       harness.ModuleVersion("github.com/redis/go-redis/v9"),
-		Porcupine:     harness.ModuleVersion("github.com/anishathalye/porcupine"),
-		Commit:        harness.CommandOutput(ctx, "git", "describe", "--always", "--dirty"),
-	}
-	if fi, err := os.Stat(vigil); err == nil {
-		v.VigilBuilt = fi.ModTime()
-	}
-	return v
+	return Versions{Versions: harness.ReadVersions(ctx, vigil), Porcupine: harness.ModuleVersion("github.com/anishathalye/porcupine")}
 }
 
 // writeJSON writes res to path (directories created), indented.

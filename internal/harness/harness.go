@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
 // Machine describes where a run happened.
@@ -45,6 +50,37 @@ func ReadMachine() Machine {
 		m.MemTotalMiB = kib / 1024
 	}
 	return m
+}
+
+// Versions of what was run and what ran it, common to bench and chaos
+// (each embeds it and adds its own).
+type Versions struct {
+	Vigil string `json:"vigil"`
+	// VigilBuilt is the modification time of the vigil binary, and Commit
+	// `git describe --always --dirty` of the working tree it was run from.
+	VigilBuilt    time.Time `json:"vigil_built"`
+	Commit        string    `json:"commit"`
+	RedisServer   string    `json:"redis_server"`
+	RedisSentinel string    `json:"redis_sentinel"`
+	Go            string    `json:"go"`
+	GoRedis       string    `json:"go_redis"`
+}
+
+// ReadVersions asks the vigil binary at vigil, redis-server, redis-sentinel
+// and git for their versions.
+func ReadVersions(ctx context.Context, vigil string) Versions {
+	v := Versions{
+		Vigil:         CommandOutput(ctx, vigil, "version"),
+		RedisServer:   CommandOutput(ctx, testbed.DefaultRedisServer, "--version"),
+		RedisSentinel: CommandOutput(ctx, testbed.DefaultRedisSentinel, "--version"),
+		Go:            runtime.Version(),
+		GoRedis:       ModuleVersion("github.com/redis/go-redis/v9"),
+		Commit:        CommandOutput(ctx, "git", "describe", "--always", "--dirty"),
+	}
+	if fi, err := os.Stat(vigil); err == nil {
+		v.VigilBuilt = fi.ModTime()
+	}
+	return v
 }
 
 // LoadAvg returns the first three fields of /proc/loadavg, or "".
@@ -133,6 +169,18 @@ func ReadJSON(path string, v any) error {
 		return fmt.Errorf("read results %s: %w", path, err)
 	}
 	return nil
+}
+
+// NewLogger returns the harness's text logger on w (debug level when
+// verbose) and silences go-redis, which logs every failed discovery
+// attempt: faults make many.
+func NewLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	redis.SetLogger(DiscardLogger{})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // DiscardLogger silences go-redis's internal logger (redis.SetLogger):
