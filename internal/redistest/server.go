@@ -1,7 +1,6 @@
 package redistest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/vigil-ha/vigil/internal/resp"
 )
 
 // Binary is the name of the Redis server executable looked up on PATH.
@@ -250,7 +250,7 @@ func (s *Server) launch() error {
 // exits, or StartTimeout passes.
 func (s *Server) waitReady(p *process) error {
 	ready := poll(StartTimeout, func() bool {
-		return p.exited() || pingRaw(s.Addr(), 250*time.Millisecond) == nil
+		return p.exited() || resp.Ping(s.Addr(), 250*time.Millisecond) == nil
 	})
 	switch {
 	case p.exited():
@@ -259,31 +259,7 @@ func (s *Server) waitReady(p *process) error {
 		}
 		return fmt.Errorf("redis-server exited: %v", p.cmd.ProcessState)
 	case !ready:
-		return fmt.Errorf("no PONG within %v: %w", StartTimeout, pingRaw(s.Addr(), time.Second))
-	}
-	return nil
-}
-
-// pingRaw sends one RESP PING on a fresh connection and expects +PONG. It
-// bypasses go-redis so that readiness checks leave no pooled state behind.
-func pingRaw(addr string, timeout time.Duration) error {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close() }()
-	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
-	if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
+		return fmt.Errorf("no PONG within %v: %w", StartTimeout, resp.Ping(s.Addr(), time.Second))
 	}
 	return nil
 }

@@ -1,11 +1,9 @@
 package testbed
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -117,30 +115,6 @@ func (c *trackingConn) Read(b []byte) (int, error) {
 		c.onRead(&c.addr)
 	}
 	return n, err
-}
-
-// ping sends one RESP PING on a fresh connection and expects +PONG. It
-// bypasses go-redis so readiness checks leave no pooled state behind.
-func ping(addr string, timeout time.Duration) error {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close() }()
-	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
-	if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
-	}
-	return nil
 }
 
 // flatMap turns a flat [k1, v1, k2, v2...] reply (Sentinel's maps in RESP2)

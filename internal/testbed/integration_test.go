@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/vigil-ha/vigil/internal/resp"
 )
 
 // Real-process tests: redis-server, redis-sentinel and a freshly built
@@ -82,13 +83,13 @@ func TestPauseResumeKill(t *testing.T) {
 	if err := s.Pause(); err != nil {
 		t.Fatal(err)
 	}
-	if err := ping(s.Addr(), 200*time.Millisecond); err == nil {
+	if err := resp.Ping(s.Addr(), 200*time.Millisecond); err == nil {
 		t.Fatal("a paused server answered PING")
 	}
 	if err := s.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 5*time.Second, "resumed server to answer", func() bool { return ping(s.Addr(), 200*time.Millisecond) == nil })
+	poll(t, 5*time.Second, "resumed server to answer", func() bool { return resp.Ping(s.Addr(), 200*time.Millisecond) == nil })
 	s.Kill()
 	if !s.Proc().Exited() {
 		t.Fatal("killed server still running")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/vigil-ha/vigil/internal/resp"
 )
 
 const (
@@ -182,7 +183,7 @@ func waitServing(ctx context.Context, p *Proc, addr string, logs ...string) erro
 			}
 			return permanent{fmt.Errorf("%s exited: %s", p.Name, p.ExitStatus())}
 		}
-		return ping(addr, 250*time.Millisecond)
+		return resp.Ping(addr, 250*time.Millisecond)
 	})
 }
 
