@@ -28,23 +28,7 @@ import (
 // (SHUTDOWN, SIMULATE-FAILURE, SUBSCRIBE, ...) are skipped.
 func FuzzCommands(f *testing.F) {
 	cfg := testConfig(f, map[string]config.MasterConfig{"mymaster": master(f, "127.0.0.1:1", 2, 5*time.Second)})
-	n, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := n.Listen(); err != nil {
-		f.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = n.Run(ctx)
-	}()
-	f.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	n := startNodeLogging(f, cfg, slog.New(slog.DiscardHandler))
 	c := redis.NewClient(&redis.Options{Addr: n.Addr(), Protocol: 2, MaxRetries: -1, DisableIdentity: true, ReadTimeout: 5 * time.Second})
 	f.Cleanup(func() { _ = c.Close() })
 

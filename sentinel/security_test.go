@@ -477,23 +477,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	n, err := New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = n.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	n := startNodeLogging(t, cfg, log)
 	log.Info("configuration", "config", cfg)
 
 	var out strings.Builder
@@ -528,23 +512,7 @@ func TestTLSRefusalsAreRateLimited(t *testing.T) {
 	cfg := testConfig(t, nil)
 	cfg.Node.TLS = config.NodeTLSConfig{CertFile: pki.CertFile, KeyFile: pki.KeyFile}
 	var logs syncBuffer
-	n, err := New(cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = n.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	n := startNodeLogging(t, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	const clients = 5
 	for range clients {
 		conn, err := net.Dial("tcp", n.Addr())

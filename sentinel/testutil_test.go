@@ -79,7 +79,12 @@ type crashableNode struct {
 
 func startCrashableNode(t testing.TB, cfg config.Config) *crashableNode {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return startNodeLogging(t, cfg, slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// startNodeLogging is startCrashableNode logging to log.
+func startNodeLogging(t testing.TB, cfg config.Config, log *slog.Logger) *crashableNode {
+	t.Helper()
 	n, err := New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
