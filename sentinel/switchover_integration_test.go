@@ -3,6 +3,7 @@ package sentinel
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,5 +196,69 @@ func TestNoGoodReplicaAborts(t *testing.T) {
 	info, err := grp.Replicas[0].Info(ctx, "replication")
 	if err != nil || info["role"] != "slave" {
 		t.Fatalf("replica touched: %v %v", info["role"], err)
+	}
+}
+
+// TestForeignMasterReplicaNotPromoted: a replica that now reports role
+// master with a replication history that is not the master's (here: made
+// master and given a new replication ID, as after a restart with an empty
+// data set and no replicaof) is never promoted, even when it is the only
+// replica left: -failover-abort-no-good-slave, nothing changed.
+func TestForeignMasterReplicaNotPromoted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	grp := redistest.StartGroup(t, 2, redistest.Options{Args: []string{"--enable-debug-command", "yes"}})
+	ctx := context.Background()
+	if err := grp.Master.Client().Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	mc := master(t, grp.Master.Addr(), 1, time.Second)
+	mc.FailoverTimeout = 5 * time.Second
+	n := startNode(t, testConfig(t, map[string]config.MasterConfig{"mymaster": mc}))
+	redistest.WaitFor(t, 15*time.Second, "both replicas known and their INFO read", func() bool {
+		blocks := splitInstances(redisCLI(t, n.Addr(), "SENTINEL", "replicas", "mymaster"))
+		for _, b := range blocks {
+			if fieldMap(b)["master-link-status"] != "ok" {
+				return false
+			}
+		}
+		return len(blocks) == 2
+	})
+	// Hold the failover while the world changes under it.
+	if out := redisCLI(t, n.Addr(), "SENTINEL", "PAUSE", "mymaster"); out != "OK" {
+		t.Fatalf("SENTINEL PAUSE: %q", out)
+	}
+	foreign := grp.Replicas[1]
+	grp.Replicas[0].Kill()
+	grp.Master.Kill()
+	redistest.WaitFor(t, 15*time.Second, "the master s_down", func() bool {
+		return strings.Contains(fieldMap(redisCLI(t, n.Addr(), "SENTINEL", "master", "mymaster"))["flags"], "s_down")
+	})
+	for _, cmd := range [][]any{{"replicaof", "no", "one"}, {"debug", "change-repl-id"}} {
+		if _, err := foreign.Do(ctx, cmd...); err != nil {
+			t.Fatalf("%v: %v", cmd, err)
+		}
+	}
+	redistest.WaitFor(t, 15*time.Second, "the node to see the replica report master", func() bool {
+		for _, b := range splitInstances(redisCLI(t, n.Addr(), "SENTINEL", "replicas", "mymaster")) {
+			if f := fieldMap(b); f["port"] == strconv.Itoa(foreign.Port) && f["role-reported"] == "master" {
+				return true
+			}
+		}
+		return false
+	})
+	events, cancel := n.Subscribe("-failover-abort-no-good-slave")
+	defer cancel()
+	if out := redisCLI(t, n.Addr(), "SENTINEL", "RESUME", "mymaster"); out != "OK" {
+		t.Fatalf("SENTINEL RESUME: %q", out)
+	}
+	select {
+	case <-events:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no -failover-abort-no-good-slave event")
+	}
+	if got := redisCLI(t, n.Addr(), "SENTINEL", "get-master-addr-by-name", "mymaster"); got != "127.0.0.1\n"+strconv.Itoa(grp.Master.Port) {
+		t.Fatalf("master address changed to %q", got)
 	}
 }
