@@ -3,8 +3,11 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -173,28 +176,78 @@ func knownEventTypes() []string {
 	return types
 }
 
-// abortReasons are the reasons of the -failover-abort-* events.
-func abortReasons() []string {
-	var out []string
-	for _, t := range []failover.EventType{failover.EventAbortNotElected, failover.EventAbortNoGoodSlave, failover.EventAbortSlaveTimeout} {
-		out = append(out, strings.TrimPrefix(string(t), typeAbortPrefix))
+// numAbortReasons is how many abort reasons vigil emits (abortReasons).
+const numAbortReasons = 3
+
+// abortReasons are the reasons of the -failover-abort-* events, in the
+// order of masterCounters.aborted.
+func abortReasons() [numAbortReasons]string {
+	var out [numAbortReasons]string
+	for i, t := range [numAbortReasons]failover.EventType{failover.EventAbortNotElected, failover.EventAbortNoGoodSlave, failover.EventAbortSlaveTimeout} {
+		out[i] = strings.TrimPrefix(string(t), typeAbortPrefix)
 	}
 	return out
 }
 
+// series is a set of a master's series, one bit each: a series is exposed
+// once its bit is set. A master configured at the start has all its counters
+// from the start; one first seen in an event has only those its events
+// touched, as a CounterVec would.
+type series uint16
+
+const (
+	seriesStarted series = 1 << iota
+	seriesSucceeded
+	seriesElectionsWon
+	seriesSwitchMaster
+	seriesLastDuration
+	// seriesAborted is the first of numAbortReasons bits, one per reason.
+	seriesAborted
+
+	// seriesCounters are all the counters of a master.
+	seriesCounters = seriesStarted | seriesSucceeded | seriesElectionsWon | seriesSwitchMaster |
+		((1<<numAbortReasons)-1)*seriesAborted
+)
+
+// masterCounters are the event counters of one master: 80 bytes for all of
+// them, where a single CounterVec series costs 300 to 400.
+type masterCounters struct {
+	started      uint64
+	succeeded    uint64
+	electionsWon uint64
+	switchMaster uint64
+	aborted      [numAbortReasons]uint64
+	// otherAborts counts aborts for reasons outside abortReasons. vigil
+	// emits none, so it stays nil.
+	otherAborts map[string]uint64
+	// lastDuration is the duration of the last failover that ended, in
+	// seconds; exposed once seriesLastDuration is set.
+	lastDuration float64
+	present      series
+}
+
 // eventMetrics counts the node's events. observe runs on one goroutine
-// (consume); the metric vectors themselves are safe for the concurrent
-// scrapes.
+// (consume) while Collect runs on concurrent scrapes. events_total is a
+// CounterVec (one series per event type); the per-master counters live in
+// one small masterCounters per master, under mu, and are turned into
+// constant metrics on each scrape.
 type eventMetrics struct {
 	log *slog.Logger
 
-	events           *prometheus.CounterVec
-	failoversStarted *prometheus.CounterVec
-	failoversOK      *prometheus.CounterVec
-	failoversAborted *prometheus.CounterVec
-	electionsWon     *prometheus.CounterVec
-	switchMaster     *prometheus.CounterVec
-	lastDuration     *prometheus.GaugeVec
+	events *prometheus.CounterVec
+
+	failoversStarted *prometheus.Desc
+	failoversOK      *prometheus.Desc
+	failoversAborted *prometheus.Desc
+	electionsWon     *prometheus.Desc
+	switchMaster     *prometheus.Desc
+	lastDuration     *prometheus.Desc
+	reasons          [numAbortReasons]string
+
+	mu sync.Mutex
+	// masters holds the counters of each master, configured or seen in an
+	// event. Entries are never removed, as CounterVec series were not.
+	masters map[string]*masterCounters
 
 	// started is when the failover of each master in progress on this node
 	// began (its +try-failover). Owned by the consume goroutine.
@@ -202,22 +255,24 @@ type eventMetrics struct {
 }
 
 func newEventMetrics(log *slog.Logger) *eventMetrics {
-	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
 	}
 	m := &eventMetrics{
-		log:              log,
-		events:           counter("events_total", "Events this node published, by type (the Pub/Sub channel).", "type"),
-		failoversStarted: counter("failovers_started_total", "Failover attempts this node started (+try-failover), automatic and manual.", "master"),
-		failoversOK:      counter("failovers_succeeded_total", "Failovers this node led to the end (+failover-end).", "master"),
-		failoversAborted: counter("failovers_aborted_total", "Failover attempts of this node that were aborted, by reason (-failover-abort-<reason>).", "master", "reason"),
-		electionsWon:     counter("elections_won_total", "Leader elections this node won (+elected-leader).", "master"),
-		switchMaster:     counter("switch_master_total", "Master address changes this node applied (+switch-master).", "master"),
-		lastDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "last_failover_duration_seconds",
-			Help: "Duration of the last failover this node led, from +try-failover to +failover-end.",
-		}, []string{"master"}),
-		started: map[string]time.Time{},
+		log: log,
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_total",
+			Help: "Events this node published, by type (the Pub/Sub channel).",
+		}, []string{"type"}),
+		failoversStarted: desc("failovers_started_total", "Failover attempts this node started (+try-failover), automatic and manual.", "master"),
+		failoversOK:      desc("failovers_succeeded_total", "Failovers this node led to the end (+failover-end).", "master"),
+		failoversAborted: desc("failovers_aborted_total", "Failover attempts of this node that were aborted, by reason (-failover-abort-<reason>).", "master", "reason"),
+		electionsWon:     desc("elections_won_total", "Leader elections this node won (+elected-leader).", "master"),
+		switchMaster:     desc("switch_master_total", "Master address changes this node applied (+switch-master).", "master"),
+		lastDuration:     desc("last_failover_duration_seconds", "Duration of the last failover this node led, from +try-failover to +failover-end.", "master"),
+		reasons:          abortReasons(),
+		masters:          map[string]*masterCounters{},
+		started:          map[string]time.Time{},
 	}
 	for _, t := range knownEventTypes() {
 		m.events.WithLabelValues(t)
@@ -225,34 +280,92 @@ func newEventMetrics(log *slog.Logger) *eventMetrics {
 	return m
 }
 
-// initMasters creates the per-master counters at 0.
+// initMasters creates the per-master counters at 0. Names that are not
+// valid label values (not UTF-8) are skipped.
 func (m *eventMetrics) initMasters(names []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, name := range names {
-		for _, v := range []*prometheus.CounterVec{m.failoversStarted, m.failoversOK, m.electionsWon, m.switchMaster} {
-			_, _ = v.GetMetricWithLabelValues(name)
-		}
-		for _, reason := range abortReasons() {
-			_, _ = m.failoversAborted.GetMetricWithLabelValues(name, reason)
+		if c := m.counters(name, false); c != nil {
+			c.present |= seriesCounters
 		}
 	}
+}
+
+// counters returns the counters of the named master, creating them when
+// needed, or nil when name is not a valid label value. clone copies a new
+// name, so that the map does not keep the event payload it was cut from.
+// The caller holds mu.
+func (m *eventMetrics) counters(name string, clone bool) *masterCounters {
+	if c, ok := m.masters[name]; ok {
+		return c
+	}
+	if !utf8.ValidString(name) {
+		return nil
+	}
+	if clone {
+		name = strings.Clone(name)
+	}
+	c := &masterCounters{}
+	m.masters[name] = c
+	return c
 }
 
 // Describe implements prometheus.Collector.
 func (m *eventMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range m.collectors() {
-		c.Describe(ch)
+	m.events.Describe(ch)
+	for _, d := range []*prometheus.Desc{m.failoversStarted, m.failoversOK, m.failoversAborted, m.electionsWon, m.switchMaster, m.lastDuration} {
+		ch <- d
 	}
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector. It copies the counters under mu
+// and sends them after, so a slow scrape does not hold up observe.
 func (m *eventMetrics) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m.collectors() {
-		c.Collect(ch)
-	}
-}
+	m.events.Collect(ch)
 
-func (m *eventMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.events, m.failoversStarted, m.failoversOK, m.failoversAborted, m.electionsWon, m.switchMaster, m.lastDuration}
+	type snapshot struct {
+		name string
+		masterCounters
+	}
+	m.mu.Lock()
+	all := make([]snapshot, 0, len(m.masters))
+	for name, c := range m.masters {
+		s := snapshot{name: name, masterCounters: *c}
+		s.otherAborts = maps.Clone(c.otherAborts)
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+
+	metric := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+		pm, err := prometheus.NewConstMetric(d, t, v, labels...)
+		if err != nil {
+			pm = prometheus.NewInvalidMetric(d, err)
+		}
+		ch <- pm
+	}
+	for _, s := range all {
+		counter := func(bit series, d *prometheus.Desc, v uint64) {
+			if s.present&bit != 0 {
+				metric(d, prometheus.CounterValue, float64(v), s.name)
+			}
+		}
+		counter(seriesStarted, m.failoversStarted, s.started)
+		counter(seriesSucceeded, m.failoversOK, s.succeeded)
+		counter(seriesElectionsWon, m.electionsWon, s.electionsWon)
+		counter(seriesSwitchMaster, m.switchMaster, s.switchMaster)
+		for i, reason := range m.reasons {
+			if s.present&(seriesAborted<<i) != 0 {
+				metric(m.failoversAborted, prometheus.CounterValue, float64(s.aborted[i]), s.name, reason)
+			}
+		}
+		for reason, v := range s.otherAborts {
+			metric(m.failoversAborted, prometheus.CounterValue, float64(v), s.name, reason)
+		}
+		if s.present&seriesLastDuration != 0 {
+			metric(m.lastDuration, prometheus.GaugeValue, s.lastDuration, s.name)
+		}
+	}
 }
 
 // consume counts events until ctx ends or the channel closes.
@@ -283,24 +396,64 @@ func (m *eventMetrics) observe(ev sentinel.Event) {
 	}
 	switch {
 	case ev.Type == typeTryFailover:
-		inc(m.log, m.failoversStarted, master)
+		m.count(master, func(c *masterCounters) { c.started++; c.present |= seriesStarted })
 		m.started[master] = at
 	case ev.Type == string(failover.EventElectedLeader):
-		inc(m.log, m.electionsWon, master)
+		m.count(master, func(c *masterCounters) { c.electionsWon++; c.present |= seriesElectionsWon })
 	case ev.Type == string(failover.EventFailoverEnd):
-		inc(m.log, m.failoversOK, master)
-		if t0, ok := m.started[master]; ok {
-			delete(m.started, master)
-			if g, err := m.lastDuration.GetMetricWithLabelValues(master); err == nil {
-				g.Set(max(at.Sub(t0).Seconds(), 0))
+		t0, ok := m.started[master]
+		delete(m.started, master)
+		m.count(master, func(c *masterCounters) {
+			c.succeeded++
+			c.present |= seriesSucceeded
+			if ok {
+				c.lastDuration = max(at.Sub(t0).Seconds(), 0)
+				c.present |= seriesLastDuration
 			}
-		}
+		})
 	case strings.HasPrefix(ev.Type, typeAbortPrefix):
-		inc(m.log, m.failoversAborted, master, strings.TrimPrefix(ev.Type, typeAbortPrefix))
+		m.countAbort(master, strings.TrimPrefix(ev.Type, typeAbortPrefix))
 		delete(m.started, master)
 	case ev.Type == typeSwitchMaster:
-		inc(m.log, m.switchMaster, master)
+		m.count(master, func(c *masterCounters) { c.switchMaster++; c.present |= seriesSwitchMaster })
 	}
+}
+
+// count applies add to the counters of master, under mu; masters whose name
+// is not a valid label value are skipped.
+func (m *eventMetrics) count(master string, add func(*masterCounters)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.counters(master, true)
+	if c == nil {
+		m.log.Debug("event not counted", "master", master, "err", "master name is not valid UTF-8")
+		return
+	}
+	add(c)
+}
+
+// countAbort counts an abort of master's failover for reason. A reason that
+// is not a valid label value is skipped.
+func (m *eventMetrics) countAbort(master, reason string) {
+	for i, r := range m.reasons {
+		if reason == r {
+			m.count(master, func(c *masterCounters) { c.aborted[i]++; c.present |= seriesAborted << i })
+			return
+		}
+	}
+	if !utf8.ValidString(reason) {
+		m.log.Debug("event not counted", "master", master, "reason", reason, "err", "reason is not valid UTF-8")
+		return
+	}
+	m.count(master, func(c *masterCounters) {
+		if c.otherAborts == nil {
+			c.otherAborts = map[string]uint64{}
+		}
+		if _, ok := c.otherAborts[reason]; !ok {
+			reason = strings.Clone(reason)
+		}
+		c.otherAborts[reason]++
+	})
 }
 
 // inc adds one to the counter with the given labels; label values that

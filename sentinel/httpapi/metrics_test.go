@@ -1,10 +1,16 @@
 package httpapi
 
 import (
+	"fmt"
+	"log/slog"
+	"math"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-ha/vigil/sentinel"
 )
@@ -144,4 +150,199 @@ func FuzzObserve(f *testing.F) {
 		m.observe(sentinel.Event{Type: "+failover-end", Payload: payload})
 		formatEvent(sentinel.Event{Type: typ, Payload: payload})
 	})
+}
+
+// gatherEvents registers m alone in a pedantic registry and gathers it. It
+// returns every sample as `name{label="value",...}` (labels in order) with
+// its value, and each family's type and help.
+func gatherEvents(t *testing.T, m *eventMetrics) (samples map[string]float64, types, help map[string]string) {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	samples, types, help = map[string]float64{}, map[string]string{}, map[string]string{}
+	for _, f := range families {
+		types[f.GetName()], help[f.GetName()] = f.GetType().String(), f.GetHelp()
+		for _, s := range f.GetMetric() {
+			var labels []string
+			for _, l := range s.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			key := f.GetName()
+			if len(labels) > 0 {
+				key += "{" + strings.Join(labels, ",") + "}"
+			}
+			v := s.GetCounter().GetValue()
+			if s.GetGauge() != nil {
+				v = s.GetGauge().GetValue()
+			}
+			samples[key] = v
+		}
+	}
+	return samples, types, help
+}
+
+// TestEventCollector feeds the event counters the events of a configured
+// master and of one first seen in an event, and checks every per-master
+// series, its value, type and help.
+func TestEventCollector(t *testing.T) {
+	m := newEventMetrics(testLogger(t))
+	m.initMasters([]string{"alpha", "idle", "bad\xff"})
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	alpha, beta := "master alpha 10.0.0.1 6379", "master beta 10.0.0.2 6379"
+	for _, ev := range []sentinel.Event{
+		{Type: "+try-failover", Payload: alpha, Time: t0},
+		{Type: "-failover-abort-not-elected", Payload: alpha, Time: t0.Add(time.Second)},
+		{Type: "+try-failover", Payload: alpha, Time: t0.Add(10 * time.Second)},
+		{Type: "+elected-leader", Payload: alpha, Time: t0.Add(10 * time.Second)},
+		{Type: "-failover-abort-no-good-slave", Payload: alpha, Time: t0.Add(11 * time.Second)},
+		{Type: "+try-failover", Payload: alpha, Time: t0.Add(20 * time.Second)},
+		{Type: "+elected-leader", Payload: alpha, Time: t0.Add(20 * time.Second)},
+		{Type: "+failover-end", Payload: alpha, Time: t0.Add(23250 * time.Millisecond)},
+		{Type: "+switch-master", Payload: "alpha 10.0.0.1 6379 10.0.0.3 6379", Time: t0.Add(24 * time.Second)},
+		// beta is not configured (added at runtime by SENTINEL MONITOR):
+		// only the series its events touch appear.
+		{Type: "+sdown", Payload: beta, Time: t0},
+		{Type: "+try-failover", Payload: beta, Time: t0},
+		{Type: "-failover-abort-slave-timeout", Payload: beta, Time: t0.Add(time.Second)},
+		{Type: "+switch-master", Payload: "beta 10.0.0.2 6379 10.0.0.4 6379", Time: t0},
+		{Type: "+switch-master", Payload: "beta 10.0.0.4 6379 10.0.0.2 6379", Time: t0},
+		// A master name that is no valid label value is not counted.
+		{Type: "+switch-master", Payload: "gamma\xff 1 2 3 4", Time: t0},
+	} {
+		m.observe(ev)
+	}
+
+	samples, types, help := gatherEvents(t, m)
+	want := map[string]float64{
+		`vigil_failovers_started_total{master="alpha"}`:                        3,
+		`vigil_failovers_succeeded_total{master="alpha"}`:                      1,
+		`vigil_failovers_aborted_total{master="alpha",reason="not-elected"}`:   1,
+		`vigil_failovers_aborted_total{master="alpha",reason="no-good-slave"}`: 1,
+		`vigil_failovers_aborted_total{master="alpha",reason="slave-timeout"}`: 0,
+		`vigil_elections_won_total{master="alpha"}`:                            2,
+		`vigil_switch_master_total{master="alpha"}`:                            1,
+		`vigil_last_failover_duration_seconds{master="alpha"}`:                 3.25,
+		`vigil_failovers_started_total{master="idle"}`:                         0,
+		`vigil_failovers_succeeded_total{master="idle"}`:                       0,
+		`vigil_failovers_aborted_total{master="idle",reason="not-elected"}`:    0,
+		`vigil_failovers_aborted_total{master="idle",reason="no-good-slave"}`:  0,
+		`vigil_failovers_aborted_total{master="idle",reason="slave-timeout"}`:  0,
+		`vigil_elections_won_total{master="idle"}`:                             0,
+		`vigil_switch_master_total{master="idle"}`:                             0,
+		`vigil_failovers_started_total{master="beta"}`:                         1,
+		`vigil_failovers_aborted_total{master="beta",reason="slave-timeout"}`:  1,
+		`vigil_switch_master_total{master="beta"}`:                             2,
+		`vigil_events_total{type="+try-failover"}`:                             4,
+		`vigil_events_total{type="+switch-master"}`:                            4,
+		`vigil_events_total{type="-failover-abort-slave-timeout"}`:             1,
+		`vigil_events_total{type="+odown"}`:                                    0,
+	}
+	for k, v := range want {
+		got, ok := samples[k]
+		switch {
+		case !ok:
+			t.Errorf("no series %s", k)
+		case got != v:
+			t.Errorf("%s = %v, want %v", k, got, v)
+		}
+	}
+	// No other per-master series: none for beta's untouched counters, nor
+	// for the names that are no valid label values.
+	for k := range samples {
+		if _, ok := want[k]; !ok && !strings.HasPrefix(k, "vigil_events_total{") {
+			t.Errorf("unexpected series %s = %v", k, samples[k])
+		}
+	}
+
+	for name, wantType := range map[string]string{
+		"vigil_events_total":                   "COUNTER",
+		"vigil_failovers_started_total":        "COUNTER",
+		"vigil_failovers_succeeded_total":      "COUNTER",
+		"vigil_failovers_aborted_total":        "COUNTER",
+		"vigil_elections_won_total":            "COUNTER",
+		"vigil_switch_master_total":            "COUNTER",
+		"vigil_last_failover_duration_seconds": "GAUGE",
+	} {
+		if types[name] != wantType {
+			t.Errorf("%s has type %q, want %q", name, types[name], wantType)
+		}
+		if help[name] == "" {
+			t.Errorf("%s has no help", name)
+		}
+	}
+	if h := help["vigil_failovers_aborted_total"]; h != "Failover attempts of this node that were aborted, by reason (-failover-abort-<reason>)." {
+		t.Errorf("vigil_failovers_aborted_total help = %q", h)
+	}
+}
+
+// TestEventCollectorConcurrentScrapes runs scrapes while events are counted,
+// for the race detector.
+func TestEventCollectorConcurrentScrapes(t *testing.T) {
+	m := newEventMetrics(testLogger(t))
+	m.initMasters([]string{"m0"})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 500 {
+			p := fmt.Sprintf("master m%d 10.0.0.1 6379", i%7)
+			m.observe(sentinel.Event{Type: "+try-failover", Payload: p})
+			m.observe(sentinel.Event{Type: "-failover-abort-odd", Payload: p})
+			m.observe(sentinel.Event{Type: "+failover-end", Payload: p})
+		}
+	}()
+	for range 20 {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatalf("Gather: %v", err)
+		}
+	}
+	<-done
+	samples, _, _ := gatherEvents(t, m)
+	if got := samples[`vigil_failovers_aborted_total{master="m0",reason="odd"}`]; got != 72 {
+		t.Errorf(`vigil_failovers_aborted_total{master="m0",reason="odd"} = %v, want 72`, got)
+	}
+}
+
+// TestEventMetricsMemoryPerMaster checks what the event counters cost per
+// monitored master: with 1000 masters, each with a finished failover (so
+// every series, the duration included, exists), less than 512 bytes of live
+// heap per master. A CounterVec series per counter cost about 3.5 KiB.
+func TestEventMetricsMemoryPerMaster(t *testing.T) {
+	const n = 1000
+	names := make([]string, n)
+	payloads := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("master-%04d", i)
+		payloads[i] = "master " + names[i] + " 10.0.0.1 6379"
+	}
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	// The least of a few runs, so that garbage of other goroutines does not
+	// count.
+	best := int64(math.MaxInt64)
+	for range 3 {
+		before := heap()
+		m := newEventMetrics(slog.New(slog.DiscardHandler))
+		m.initMasters(names)
+		for _, p := range payloads {
+			m.observe(sentinel.Event{Type: "+try-failover", Payload: p})
+			m.observe(sentinel.Event{Type: "+failover-end", Payload: p})
+		}
+		best = min(best, int64(heap()-before)/n)
+		runtime.KeepAlive(m)
+	}
+	t.Logf("event counters: %d bytes per master", best)
+	if best >= 512 {
+		t.Errorf("event counters take %d bytes per master, want < 512", best)
+	}
 }
