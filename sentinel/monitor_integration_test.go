@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,18 +17,31 @@ import (
 // TestSingleNodeMonitoring is the foundation's end-to-end check with real
 // redis-server processes and the real redis-cli: discovery of the master and
 // its replicas, s_down after kill -9 within down-after + 2 s, cleared after
-// restart, and the +sdown/-sdown events on the Pub/Sub port.
+// restart, and the +sdown/-sdown events on the Pub/Sub port. It runs with
+// the links connected and read by the link set's epoll loop, and with every
+// connection dialled and read by goroutines (TLS, host names, no epoll).
 func TestSingleNodeMonitoring(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
+	for _, pump := range []bool{false, true} {
+		t.Run(map[bool]string{false: "epoll", true: "pumped"}[pump], func(t *testing.T) {
+			testSingleNodeMonitoring(t, pump)
+		})
+	}
+}
+
+func testSingleNodeMonitoring(t *testing.T, pump bool) {
 	grp := redistest.StartGroup(t, 2, redistest.Options{})
 	ctx := context.Background()
 	const downAfter = time.Second
 	// Quorum 2 with a single node: monitoring only, never a failover. The
 	// master holds no keys, so its empty restart is not a data regression.
 	cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": master(t, grp.Master.Addr(), 2, downAfter)})
-	n := startNode(t, cfg)
+	cn := startNodeSetup(t, cfg, slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug})),
+		func(n *Node) { n.pumpLinks = pump })
+	cn.mustEndCleanly = true
+	n := cn.Node
 
 	got := redisCLI(t, n.Addr(), "SENTINEL", "get-master-addr-by-name", "mymaster")
 	if want := "127.0.0.1\n" + strconv.Itoa(grp.Master.Port); got != want {

@@ -55,15 +55,18 @@ type Node struct {
 	wake    chan struct{} // runs a tick now (see wakeTick)
 
 	shutdown context.CancelFunc // stops Run (SHUTDOWN); set by Run
-	sim      simulation         // SENTINEL SIMULATE-FAILURE (simulate.go)
+	// pumpLinks reads every monitoring connection with a goroutine of its
+	// own, as on platforms without epoll (set by tests of that path).
+	pumpLinks bool
+	sim       simulation // SENTINEL SIMULATE-FAILURE (simulate.go)
 
-	mu      sync.Mutex
-	rt      *runtimeConf // runtime configuration changes (runtime.go)
-	state   *DurableState
-	groups  map[string]*group
-	peers   map[string]*peer
-	runCtx  context.Context
-	linksWG sync.WaitGroup
+	mu     sync.Mutex
+	rt     *runtimeConf // runtime configuration changes (runtime.go)
+	state  *DurableState
+	groups map[string]*group
+	peers  map[string]*peer
+	runCtx context.Context
+	links  *linkSet // the monitoring links; set by Run
 
 	lastTick, tiltSince, tiltUntil time.Time
 	bgWG                           sync.WaitGroup // reconfiguration commands and peer sends
@@ -273,6 +276,8 @@ func (n *Node) Run(ctx context.Context) error {
 
 	n.mu.Lock()
 	n.runCtx = ctx
+	n.links = newLinkSet(ctx, n, n.pumpLinks)
+	wg.Go(n.links.run)
 	for _, name := range n.cfg.MasterNames() {
 		g := n.groups[name]
 		n.emit(Event{Type: "+monitor", Warning: true, Payload: n.instanceRef(g.master) + " quorum " + strconv.Itoa(g.cfg.Quorum)})
@@ -300,7 +305,6 @@ func (n *Node) Run(ctx context.Context) error {
 	_ = n.ln.Close()
 	n.closeConns()
 	wg.Wait()
-	n.linksWG.Wait()
 	n.bgWG.Wait()
 	if n.Crashed() {
 		n.log.Warn("vigil node crashed (simulated failure)", "id", n.id)
@@ -320,12 +324,10 @@ func (n *Node) startLink(inst *instance) {
 	if inst.link != nil || n.runCtx == nil {
 		return
 	}
-	g := inst.group
-	ctx, cancel := context.WithCancel(n.runCtx)
-	l := newLink(n, g, inst.addr, cancel)
+	l := newLink(n, n.links, inst.group, inst.addr)
 	inst.link = l
-	l.infoEvery.Store(int64(n.infoPeriodLocked(g, inst, time.Now())))
-	n.linksWG.Go(func() { l.run(ctx, n, g.cfg.DownAfter) })
+	l.infoEvery.Store(int64(n.infoPeriodLocked(inst.group, inst, time.Now())))
+	n.links.add(l)
 }
 
 // lookup finds the instance a link monitors. Requires n.mu.

@@ -85,9 +85,19 @@ func startCrashableNode(t testing.TB, cfg config.Config) *crashableNode {
 // startNodeLogging is startCrashableNode logging to log.
 func startNodeLogging(t testing.TB, cfg config.Config, log *slog.Logger) *crashableNode {
 	t.Helper()
+	return startNodeSetup(t, cfg, log, nil)
+}
+
+// startNodeSetup is startNodeLogging with setup, when not nil, run on the
+// node before it starts.
+func startNodeSetup(t testing.TB, cfg config.Config, log *slog.Logger, setup func(*Node)) *crashableNode {
+	t.Helper()
 	n, err := New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(n)
 	}
 	if err := n.Listen(); err != nil {
 		t.Fatal(err)

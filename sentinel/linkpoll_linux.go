@@ -1,0 +1,219 @@
+package sentinel
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// On Linux the link set reads its plain TCP connections itself: each is a
+// non-blocking socket registered in one epoll instance, waited on by the
+// link set's goroutine. No goroutine, netpoll descriptor or timer is kept
+// per connection.
+
+// poller is an epoll instance with an eventfd to wake its waiter.
+type poller struct {
+	epfd, evfd int
+	events     []unix.EpollEvent
+}
+
+func newPoller() (*poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		_ = unix.Close(epfd)
+		return nil, err
+	}
+	p := &poller{epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 128)}
+	if err := p.add(evfd); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// add registers fd for reading (level-triggered).
+func (p *poller) add(fd int) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+}
+
+func (p *poller) del(fd int) {
+	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+}
+
+// wait blocks until a registered socket is ready, wake is called or
+// timeout passes (never, when negative), and appends the ready sockets to
+// ready. It blocks its thread in epoll_wait; waiting through Go's network
+// poller instead (the epoll descriptor as an os.File) was measured to cost
+// more system calls, not fewer.
+func (p *poller) wait(timeout time.Duration, ready []int) ([]int, error) {
+	ms := -1
+	if timeout >= 0 {
+		// Rounded up: waking before the deadline would only wait again.
+		ms = int(min((timeout+time.Millisecond-1)/time.Millisecond, 1<<30))
+	}
+	k, err := unix.EpollWait(p.epfd, p.events, ms)
+	if err != nil {
+		if errors.Is(err, unix.EINTR) {
+			return ready, nil
+		}
+		return ready, err
+	}
+	for _, ev := range p.events[:k] {
+		fd := int(ev.Fd)
+		if fd == p.evfd {
+			var b [8]byte
+			_, _ = unix.Read(p.evfd, b[:])
+			continue
+		}
+		ready = append(ready, fd)
+	}
+	return ready, nil
+}
+
+// wake makes a waiting (or the next) wait return.
+func (p *poller) wake() {
+	b := [8]byte{1}
+	_, _ = unix.Write(p.evfd, b[:])
+}
+
+func (p *poller) close() {
+	_ = unix.Close(p.evfd)
+	_ = unix.Close(p.epfd)
+}
+
+// detach takes the socket of a plain TCP connection out of Go's runtime:
+// it returns a non-blocking duplicate of the descriptor and closes nc.
+func detach(nc net.Conn) (int, error) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return -1, errors.New("not a TCP connection")
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) {
+		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, derr
+	}
+	_ = nc.Close() // the duplicate keeps the socket open
+	if err := unix.SetNonblock(fd, true); err != nil {
+		_ = unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// fdRead reads what is available; errAgain when nothing is.
+func fdRead(fd int, b []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return 0, errAgain
+		}
+		return max(n, 0), err
+	}
+}
+
+// fdWrite writes all of b or fails: a link's requests are a few hundred
+// bytes, one batch at a time, so a full socket buffer means a connection
+// that is not being read.
+func fdWrite(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return err
+		}
+		if n == 0 {
+			return errShortWrite
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+func fdClose(fd int) { _ = unix.Close(fd) }
+
+// connectStart starts a non-blocking connect to a numeric address, with
+// the socket options Go's dialer would set (no Nagle, keep-alive every
+// 15 s). The socket becomes writable when the connect ends, and
+// connectResult then tells how it ended.
+func connectStart(ap netip.AddrPort) (int, error) {
+	ip := ap.Addr().Unmap()
+	family := unix.AF_INET
+	if ip.Is6() {
+		family = unix.AF_INET6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, err
+	}
+	for _, o := range [...]struct{ level, opt, v int }{
+		{unix.IPPROTO_TCP, unix.TCP_NODELAY, 1},
+		{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 9},
+	} {
+		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.v); err != nil {
+			_ = unix.Close(fd)
+			return -1, err
+		}
+	}
+	var sa unix.Sockaddr
+	if family == unix.AF_INET {
+		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}
+	} else {
+		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
+	}
+	switch err := unix.Connect(fd, sa); err {
+	case nil, unix.EINPROGRESS, unix.EINTR: // EINTR: it goes on in the background
+		return fd, nil
+	default:
+		_ = unix.Close(fd)
+		return -1, err
+	}
+}
+
+// connectResult is the outcome of a connect started by connectStart.
+func connectResult(fd int) error {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return err
+	}
+	if v != 0 {
+		return unix.Errno(v)
+	}
+	return nil
+}
+
+// addConnecting registers a connecting socket: it is reported when writable.
+func (p *poller) addConnecting(fd int) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+}
+
+// connected watches a socket whose connect ended for reading only.
+func (p *poller) connected(fd int) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+}
