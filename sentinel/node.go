@@ -35,6 +35,7 @@ const redisCompatVersion = "7.2.0"
 // Node is one vigil node. Create it with New, then call Run.
 type Node struct {
 	cfg   config.Config
+	names []string // cfg.MasterNames(), kept with cfg.Masters; read-only
 	log   *slog.Logger
 	store *store
 	bus   *bus
@@ -132,7 +133,8 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.scripts = scripts.New(log.With("component", "scripts"), scripts.Options{
 		OnEvent: func(typ, payload string) { n.emit(Event{Type: typ, Payload: payload, Warning: true}) },
 	})
-	for _, name := range cfg.MasterNames() {
+	n.names = cfg.MasterNames()
+	for _, name := range n.names {
 		if n.buildGroupLocked(cfg.Masters[name]) {
 			dirty = true
 		}
@@ -546,7 +548,7 @@ func (n *Node) tick(now time.Time) {
 	}
 	n.checkTiltLocked(now)
 	tilt := n.tiltLocked()
-	for _, name := range n.cfg.MasterNames() {
+	for _, name := range n.names {
 		g := n.groups[name]
 		n.clearRegressionLocked(g, now)
 		sdownBefore := g.master.sdown
@@ -577,15 +579,20 @@ func (n *Node) tick(now time.Time) {
 		n.fixReplicasLocked(g, now)
 		n.guardWritesLocked(g, now)
 		n.fenceLocked(g, now)
-		for _, inst := range n.instances(g) {
-			if inst.link == nil {
-				continue
-			}
-			p := int64(n.infoPeriodLocked(g, inst, now))
-			if old := inst.link.infoEvery.Swap(p); p != 0 && (old == 0 || p < old) {
-				inst.link.requestInfo() // the new, shorter period starts now
-			}
+		for inst := range g.all() {
+			n.setInfoPeriodLocked(g, inst, now)
 		}
+	}
+}
+
+// setInfoPeriodLocked gives inst's link the INFO period it should have now.
+func (n *Node) setInfoPeriodLocked(g *group, inst *instance, now time.Time) {
+	if inst.link == nil {
+		return
+	}
+	p := int64(n.infoPeriodLocked(g, inst, now))
+	if old := inst.link.infoEvery.Swap(p); p != 0 && (old == 0 || p < old) {
+		inst.link.requestInfo() // the new, shorter period starts now
 	}
 }
 

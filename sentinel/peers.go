@@ -45,7 +45,7 @@ func (n *Node) localStateLocked() cluster.NodeState {
 	st := cluster.NodeState{CurrentEpoch: n.state.CurrentEpoch}
 	now := time.Now()
 	st.Config, st.ConfigDigest = n.gossipEntriesLocked(now)
-	for _, name := range n.cfg.MasterNames() {
+	for _, name := range n.names {
 		g := n.groups[name]
 		rec := n.state.Masters[name]
 		ms := cluster.MasterState{

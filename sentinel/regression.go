@@ -55,7 +55,7 @@ func (n *Node) checkRegressionLocked(inst *instance, info topology.Info, at time
 // the master or after failover-timeout without a failover (nothing better
 // to promote). Requires n.mu.
 func (n *Node) clearRegressionLocked(g *group, now time.Time) {
-	for _, inst := range n.instances(g) {
+	for inst := range g.all() {
 		if inst.regressedSince.IsZero() {
 			continue
 		}

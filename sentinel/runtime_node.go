@@ -26,7 +26,16 @@ import (
 // that master, if any, are used.
 func (rc *runtimeConf) applyTo(cfg config.Config, log *slog.Logger) config.Config {
 	rc.file = cfg.Masters
-	masters := maps.Clone(cfg.Masters)
+	// n.cfg.Masters is copy-on-write (setCfgMasterLocked), so without
+	// runtime changes it may share the file's map: a thousand masters'
+	// configuration is then held once, not twice.
+	masters := cfg.Masters
+	if len(rc.state.Masters) > 0 {
+		masters = maps.Clone(cfg.Masters)
+		if masters == nil {
+			masters = map[string]config.MasterConfig{}
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(rc.state.Masters)) {
 		e := rc.state.Masters[name]
 		mc, ok, err := rc.effective(cfg.Node, name, &e)
@@ -277,6 +286,7 @@ func (n *Node) setCfgMasterLocked(name string, mc *config.MasterConfig) {
 		m[name] = *mc
 	}
 	n.cfg.Masters = m
+	n.names = n.cfg.MasterNames()
 }
 
 // addGroupLocked starts monitoring a master (SENTINEL MONITOR here or on a

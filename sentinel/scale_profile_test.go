@@ -78,6 +78,14 @@ func TestProfileIdleMasters(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if path := os.Getenv("VIGIL_PROFILE_HEAP"); path != "" {
+		// A profile at the start of the idle period too: what the node
+		// allocates while idle is the difference (pprof -base). A heap
+		// profile is as of the last GC: collect first, so that the start
+		// is not counted as idle.
+		runtime.GC()
+		writeHeapProfile(t, path+".base")
+	}
 	if path := os.Getenv("VIGIL_PROFILE_CPU"); path != "" {
 		// Only the idle period: -cpuprofile would include the start.
 		f, err := os.Create(path)
@@ -99,15 +107,20 @@ func TestProfileIdleMasters(t *testing.T) {
 	if path := os.Getenv("VIGIL_PROFILE_HEAP"); path != "" {
 		// Written here, while the node runs: -memprofile is written after
 		// the test's cleanup has stopped it.
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			t.Fatal(err)
-		}
-		_ = f.Close()
+		writeHeapProfile(t, path)
 	}
 	t.Logf("%d masters: %d goroutines, heap in use %.1f MiB, stacks %.1f MiB, sys %.1f MiB",
 		count, runtime.NumGoroutine(), float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20), float64(ms.Sys)/(1<<20))
+}
+
+func writeHeapProfile(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 	"time"
 
@@ -99,6 +100,21 @@ func (g *group) advertisedAddr() topology.Addr {
 
 // name is the master's configured name.
 func (g *group) name() string { return g.cfg.Name }
+
+// all yields the master, then the replicas in no particular order; unlike
+// sortedReplicas it allocates nothing (the tick runs it on every group).
+func (g *group) all() iter.Seq[*instance] {
+	return func(yield func(*instance) bool) {
+		if !yield(g.master) {
+			return
+		}
+		for _, r := range g.replicas {
+			if !yield(r) {
+				return
+			}
+		}
+	}
+}
 
 // sortedReplicas returns the replicas ordered by address, for stable replies.
 func (g *group) sortedReplicas() []*instance {

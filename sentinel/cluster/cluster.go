@@ -337,7 +337,9 @@ func (c *Cluster) broadcastLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			c.broadcastLocal()
+			if c.members.aliveCount() > 0 { // else nobody to tell
+				c.broadcastLocal()
+			}
 		case <-c.kick:
 		}
 		c.bigMu.Lock()
