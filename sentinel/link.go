@@ -140,11 +140,13 @@ func (l *link) cancel() { l.set.post(linkMsg{kind: msgRemove, l: l}) }
 
 // nextRequest is what the command connection should send now, if anything
 // (n is 0): the hello (with the PING when both are due: one round trip),
-// the PING, or INFO.
+// the PING, or INFO. A hello due within half a PING period goes out early
+// with the PING, so that the two share a write and a read instead of
+// drifting apart.
 func (l *link) nextRequest(now time.Time) (reqs [2]request, n int) {
 	pingDue := !now.Before(l.nextPing)
 	switch {
-	case l.gossip && !now.Before(l.nextHello) && pingDue:
+	case l.gossip && pingDue && l.nextHello.Sub(now) < l.period/2:
 		return [2]request{reqHello, reqPing}, 2
 	case l.gossip && !now.Before(l.nextHello):
 		return [2]request{reqHello}, 1
