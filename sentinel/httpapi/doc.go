@@ -11,7 +11,11 @@
 // SENTINEL SWITCHOVER do.
 //
 // A Server has its own prometheus.Registry (never the global one), with the
-// Go runtime and process collectors on it. docs/metrics.md lists every
+// Go runtime and process collectors on it. The series of the node's status
+// and the per-master event counters, most of them, bypass it: the metrics
+// handler writes them in the text format itself, merged with the
+// registry's, and builds them for promhttp in the other formats. The output
+// is what promhttp served from the registry. docs/metrics.md lists every
 // metric; docs/http-api.md every endpoint.
 //
 // The server is off unless http.listen is set. Without http.token the

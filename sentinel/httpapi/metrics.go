@@ -2,14 +2,17 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vigil-ha/vigil/failover"
 	"github.com/vigil-ha/vigil/sentinel"
@@ -18,125 +21,434 @@ import (
 // namespace prefixes every vigil metric.
 const namespace = "vigil"
 
-// statusCollector turns a fresh Node.Status into gauges on every scrape, so
-// the values are never older than the scrape.
-type statusCollector struct {
-	node NodeAPI
+// familyID names one of the families nodeSeries exposes.
+type familyID int
 
-	currentEpoch *prometheus.Desc
-	tilt         *prometheus.Desc
-	peerUp       *prometheus.Desc
+const (
+	famCurrentEpoch familyID = iota
+	famTilt
+	famPeerUp
 
-	masterUp            *prometheus.Desc
-	masterSDown         *prometheus.Desc
-	masterODown         *prometheus.Desc
-	masterConfigEpoch   *prometheus.Desc
-	masterQuorum        *prometheus.Desc
-	masterOffset        *prometheus.Desc
-	peersKnown          *prometheus.Desc
-	peersUsable         *prometheus.Desc
-	quorumReachable     *prometheus.Desc
-	failoverInProgress  *prometheus.Desc
-	decision            *prometheus.Desc
-	replicaUp           *prometheus.Desc
-	replicaOffset       *prometheus.Desc
-	replicaLag          *prometheus.Desc
-	replicaLinkUp       *prometheus.Desc
-	replicaPriority     *prometheus.Desc
-	replicaInfoAge      *prometheus.Desc
-	masterLastOKPingAge *prometheus.Desc
+	famMasterUp
+	famMasterSDown
+	famMasterODown
+	famMasterConfigEpoch
+	famMasterQuorum
+	famMasterOffset
+	famMasterLastOKPingAge
+	famPeersKnown
+	famPeersUsable
+	famQuorumReachable
+	famFailoverInProgress
+	famDecision
+
+	famReplicaUp
+	famReplicaOffset
+	famReplicaLag
+	famReplicaLinkUp
+	famReplicaPriority
+	famReplicaInfoAge
+
+	famFailoversStarted
+	famFailoversSucceeded
+	famFailoversAborted
+	famElectionsWon
+	famSwitchMaster
+	famLastFailoverDuration
+)
+
+// familyKind tells what a family has a series for, and so which labels it
+// has.
+type familyKind int
+
+const (
+	kindNode     familyKind = iota // the node itself: no label
+	kindPeer                       // each other vigil node: peer
+	kindMaster                     // each master of the status: master
+	kindDecision                   // each master of the status: master, reason
+	kindReplica                    // each replica of each master: master, replica
+	kindCounter                    // each master with event counters: master
+	kindAborted                    // each master and abort reason: master, reason
+)
+
+// family is one metric family of the node's status or of its per-master
+// event counters.
+type family struct {
+	id     familyID
+	kind   familyKind
+	name   string // fully qualified
+	help   string
+	typ    dto.MetricType // GAUGE or COUNTER
+	labels []string       // label names, in the order the registry sorts them
+	desc   *prometheus.Desc
+	// header is the family's HELP and TYPE lines as the text format
+	// writes them.
+	header string
 }
 
-func newStatusCollector(node NodeAPI) *statusCollector {
-	desc := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
-	}
-	m, mr := []string{"master"}, []string{"master", "replica"}
-	return &statusCollector{
-		node:         node,
-		currentEpoch: desc("current_epoch", "This node's current epoch (Sentinel's current-epoch)."),
-		tilt:         desc("tilt", "1 when this node is in TILT mode and takes no action."),
-		peerUp:       desc("peer_up", "1 when the other vigil node is alive in gossip.", "peer"),
-
-		masterUp:            desc("master_up", "1 when the master is not subjectively down.", m...),
-		masterSDown:         desc("master_sdown", "1 when this node considers the master subjectively down.", m...),
-		masterODown:         desc("master_odown", "1 when the master is objectively down (quorum agrees).", m...),
-		masterConfigEpoch:   desc("master_config_epoch", "Config epoch of the master's current address.", m...),
-		masterQuorum:        desc("master_quorum", "Configured quorum of the master.", m...),
-		masterOffset:        desc("master_repl_offset_bytes", "The master's replication offset (master_repl_offset).", m...),
-		masterLastOKPingAge: desc("master_last_ok_ping_age_seconds", "Seconds since the master last answered a PING.", m...),
-		peersKnown:          desc("peers_known", "Other vigil nodes known to monitor the master.", m...),
-		peersUsable:         desc("peers_usable", "vigil nodes, this one included, that can vote on the master now.", m...),
-		quorumReachable:     desc("quorum_reachable", "1 when enough nodes are usable to reach both the quorum and a majority.", m...),
-		failoverInProgress:  desc("failover_in_progress", "1 while this node runs a failover of the master.", m...),
-		decision:            desc("failover_decision", "1 for the reason this node is or is not failing the master over now (vigil explain).", append(m, "reason")...),
-		replicaUp:           desc("replica_up", "1 when the replica is not subjectively down.", mr...),
-		replicaOffset:       desc("replica_offset_bytes", "The replica's replication offset (slave_repl_offset).", mr...),
-		replicaLag:          desc("replica_lag_bytes", "Bytes the replica is behind its master (0 when unknown).", mr...),
-		replicaLinkUp:       desc("replica_link_up", "1 when the replica reports master_link_status:up.", mr...),
-		replicaPriority:     desc("replica_priority", "The replica's replica-priority (0: never promoted).", mr...),
-		replicaInfoAge:      desc("replica_info_age_seconds", "Seconds since the replica's INFO was last read.", mr...),
-	}
+// nodeSeries exposes the node's status, read once per scrape so that the
+// gauges are never older than the scrape, and its per-master event
+// counters: the families with a series per master or replica, some 20000
+// series at 1000 masters. metricsHandler writes them in the text format
+// itself (see textWriter), with no allocation per series, where a
+// prometheus.Collector had every series turned into a constant metric, then
+// a dto.Metric, checked, sorted and encoded by the registry: 11 to 13 KiB of
+// garbage per master and scrape.
+//
+// Its Describe reserves the families' names on the server's registry, so
+// that registering a clashing collector on Server.Registerer still fails;
+// its Collect sends nothing.
+type nodeSeries struct {
+	node   NodeAPI
+	events *eventMetrics
+	// now is the clock ages are measured with; tests set it.
+	now func() time.Time
+	// families are sorted by name, as the exposition lists them.
+	families []*family
 }
 
-func (c *statusCollector) descs() []*prometheus.Desc {
-	return []*prometheus.Desc{
-		c.currentEpoch, c.tilt, c.peerUp,
-		c.masterUp, c.masterSDown, c.masterODown, c.masterConfigEpoch, c.masterQuorum, c.masterOffset, c.masterLastOKPingAge,
-		c.peersKnown, c.peersUsable, c.quorumReachable, c.failoverInProgress, c.decision,
-		c.replicaUp, c.replicaOffset, c.replicaLag, c.replicaLinkUp, c.replicaPriority, c.replicaInfoAge,
+func newNodeSeries(node NodeAPI, events *eventMetrics) *nodeSeries {
+	gauge, counter := dto.MetricType_GAUGE, dto.MetricType_COUNTER
+	defs := []struct {
+		id         familyID
+		kind       familyKind
+		name, help string
+		typ        dto.MetricType
+	}{
+		{famCurrentEpoch, kindNode, "current_epoch", "This node's current epoch (Sentinel's current-epoch).", gauge},
+		{famTilt, kindNode, "tilt", "1 when this node is in TILT mode and takes no action.", gauge},
+		{famPeerUp, kindPeer, "peer_up", "1 when the other vigil node is alive in gossip.", gauge},
+
+		{famMasterUp, kindMaster, "master_up", "1 when the master is not subjectively down.", gauge},
+		{famMasterSDown, kindMaster, "master_sdown", "1 when this node considers the master subjectively down.", gauge},
+		{famMasterODown, kindMaster, "master_odown", "1 when the master is objectively down (quorum agrees).", gauge},
+		{famMasterConfigEpoch, kindMaster, "master_config_epoch", "Config epoch of the master's current address.", gauge},
+		{famMasterQuorum, kindMaster, "master_quorum", "Configured quorum of the master.", gauge},
+		{famMasterOffset, kindMaster, "master_repl_offset_bytes", "The master's replication offset (master_repl_offset).", gauge},
+		{famMasterLastOKPingAge, kindMaster, "master_last_ok_ping_age_seconds", "Seconds since the master last answered a PING.", gauge},
+		{famPeersKnown, kindMaster, "peers_known", "Other vigil nodes known to monitor the master.", gauge},
+		{famPeersUsable, kindMaster, "peers_usable", "vigil nodes, this one included, that can vote on the master now.", gauge},
+		{famQuorumReachable, kindMaster, "quorum_reachable", "1 when enough nodes are usable to reach both the quorum and a majority.", gauge},
+		{famFailoverInProgress, kindMaster, "failover_in_progress", "1 while this node runs a failover of the master.", gauge},
+		{famDecision, kindDecision, "failover_decision", "1 for the reason this node is or is not failing the master over now (vigil explain).", gauge},
+
+		{famReplicaUp, kindReplica, "replica_up", "1 when the replica is not subjectively down.", gauge},
+		{famReplicaOffset, kindReplica, "replica_offset_bytes", "The replica's replication offset (slave_repl_offset).", gauge},
+		{famReplicaLag, kindReplica, "replica_lag_bytes", "Bytes the replica is behind its master (0 when unknown).", gauge},
+		{famReplicaLinkUp, kindReplica, "replica_link_up", "1 when the replica reports master_link_status:up.", gauge},
+		{famReplicaPriority, kindReplica, "replica_priority", "The replica's replica-priority (0: never promoted).", gauge},
+		{famReplicaInfoAge, kindReplica, "replica_info_age_seconds", "Seconds since the replica's INFO was last read.", gauge},
+
+		{famFailoversStarted, kindCounter, "failovers_started_total", "Failover attempts this node started (+try-failover), automatic and manual.", counter},
+		{famFailoversSucceeded, kindCounter, "failovers_succeeded_total", "Failovers this node led to the end (+failover-end).", counter},
+		{famFailoversAborted, kindAborted, "failovers_aborted_total", "Failover attempts of this node that were aborted, by reason (-failover-abort-<reason>).", counter},
+		{famElectionsWon, kindCounter, "elections_won_total", "Leader elections this node won (+elected-leader).", counter},
+		{famSwitchMaster, kindCounter, "switch_master_total", "Master address changes this node applied (+switch-master).", counter},
+		{famLastFailoverDuration, kindCounter, "last_failover_duration_seconds", "Duration of the last failover this node led, from +try-failover to +failover-end.", gauge},
 	}
+	labels := map[familyKind][]string{
+		kindPeer:     {"peer"},
+		kindMaster:   {"master"},
+		kindDecision: {"master", "reason"},
+		kindReplica:  {"master", "replica"},
+		kindCounter:  {"master"},
+		kindAborted:  {"master", "reason"},
+	}
+	n := &nodeSeries{node: node, events: events, now: time.Now}
+	for _, d := range defs {
+		f := &family{
+			id: d.id, kind: d.kind,
+			name: prometheus.BuildFQName(namespace, "", d.name), help: d.help,
+			typ: d.typ, labels: labels[d.kind],
+		}
+		f.desc = prometheus.NewDesc(f.name, f.help, f.labels, nil)
+		f.header = textHeader(f)
+		n.families = append(n.families, f)
+	}
+	slices.SortFunc(n.families, func(a, b *family) int { return strings.Compare(a.name, b.name) })
+	return n
 }
 
 // Describe implements prometheus.Collector.
-func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs() {
-		ch <- d
+func (n *nodeSeries) Describe(ch chan<- *prometheus.Desc) {
+	for _, f := range n.families {
+		ch <- f.desc
 	}
 }
 
-// Collect implements prometheus.Collector: one Status per scrape.
-func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.node.Status()
-	now := time.Now()
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, labels...)
-		if err != nil {
-			m = prometheus.NewInvalidMetric(d, err)
-		}
-		ch <- m
+// Collect implements prometheus.Collector. It sends nothing: the metrics
+// handler exposes these families itself (see Describe).
+func (n *nodeSeries) Collect(chan<- prometheus.Metric) {}
+
+// scrape is what one scrape exposes of nodeSeries: one Status and a copy of
+// the event counters, with the order of their series worked out.
+type scrape struct {
+	st  sentinel.Status
+	now time.Time
+	// peers and masters are the indices of the exposed st.Peers and
+	// st.Masters, by label value.
+	peers   []int32
+	masters []int32
+	// replicas are the indices of the exposed replicas of each exposed
+	// master, by address: those of masters[k] are
+	// replicas[replicaEnd[k-1]:replicaEnd[k]] (from 0 for k = 0).
+	replicas   []int32
+	replicaEnd []int32
+	// counters are the event counters of each master, by name.
+	counters []namedCounters
+	// reasons are the abort reasons of masterCounters.aborted; byReason
+	// their indices in the order of the reasons.
+	reasons  [numAbortReasons]string
+	byReason [numAbortReasons]int
+	// err reports the series left out: label values that are not valid
+	// UTF-8 or repeated.
+	err error
+}
+
+// scrape reads the node's status and the event counters for one scrape.
+func (n *nodeSeries) scrape() *scrape {
+	st := n.node.Status()
+	sc := &scrape{st: st, now: n.now(), counters: n.events.snapshot()}
+	sc.reasons, sc.byReason = n.events.reasons, n.events.byReason
+	var bad labelErrors
+	sc.peers = exposed(make([]int32, 0, len(st.Peers)), len(st.Peers),
+		func(i int32) string { return st.Peers[i].ID }, &bad, "peer", "")
+	sc.masters = exposed(make([]int32, 0, len(st.Masters)), len(st.Masters),
+		func(i int32) string { return st.Masters[i].Name }, &bad, "master", "")
+	replicas := 0
+	for _, i := range sc.masters {
+		replicas += len(st.Masters[i].Replicas)
 	}
-	gauge(c.currentEpoch, float64(st.CurrentEpoch))
-	gauge(c.tilt, b2f(st.Tilt))
-	for _, p := range st.Peers {
-		gauge(c.peerUp, b2f(p.Alive), p.ID)
-	}
-	for _, ms := range st.Masters {
-		name := ms.Name
-		gauge(c.masterUp, b2f(!ms.SDown), name)
-		gauge(c.masterSDown, b2f(ms.SDown), name)
-		gauge(c.masterODown, b2f(ms.ODown), name)
-		gauge(c.masterConfigEpoch, float64(ms.ConfigEpoch), name)
-		gauge(c.masterQuorum, float64(ms.Quorum), name)
-		gauge(c.masterOffset, float64(ms.MasterOffset), name)
-		if !ms.LastOKPing.IsZero() {
-			gauge(c.masterLastOKPingAge, max(now.Sub(ms.LastOKPing).Seconds(), 0), name)
+	sc.replicas = make([]int32, 0, replicas)
+	sc.replicaEnd = make([]int32, len(sc.masters))
+	for k, i := range sc.masters {
+		ms := &st.Masters[i]
+		sc.replicas = exposed(sc.replicas, len(ms.Replicas),
+			func(j int32) string { return ms.Replicas[j].Addr }, &bad, "replica", ms.Name)
+		sc.replicaEnd[k] = int32(len(sc.replicas))
+		if r := ms.Decision.Reason.String(); !utf8.ValidString(r) {
+			bad.add("decision reason", ms.Name, r, "is not valid UTF-8")
 		}
-		gauge(c.peersKnown, float64(len(ms.Peers)), name)
-		gauge(c.peersUsable, float64(ms.UsablePeers), name)
-		gauge(c.quorumReachable, b2f(ms.QuorumReachable), name)
-		gauge(c.failoverInProgress, b2f(ms.FailoverState != ""), name)
-		gauge(c.decision, 1, name, ms.Decision.Reason.String())
-		for _, r := range ms.Replicas {
-			gauge(c.replicaUp, b2f(!r.SDown), name, r.Addr)
-			gauge(c.replicaOffset, float64(r.Offset), name, r.Addr)
-			gauge(c.replicaLag, float64(r.Lag), name, r.Addr)
-			gauge(c.replicaLinkUp, b2f(r.LinkUp), name, r.Addr)
-			gauge(c.replicaPriority, float64(r.Priority), name, r.Addr)
-			if r.InfoAge > 0 {
-				gauge(c.replicaInfoAge, r.InfoAge.Seconds(), name, r.Addr)
+	}
+	sc.err = bad.err()
+	return sc
+}
+
+// labelErrors collects the label values a scrape leaves out.
+type labelErrors []error
+
+func (e *labelErrors) add(what, master, value, why string) {
+	if master != "" {
+		*e = append(*e, fmt.Errorf("%s %q of master %q %s: its series are left out", what, value, master, why))
+		return
+	}
+	*e = append(*e, fmt.Errorf("%s %q %s: its series are left out", what, value, why))
+}
+
+// err is nil without errors, else the first error with how many there are.
+func (e labelErrors) err() error {
+	switch len(e) {
+	case 0:
+		return nil
+	case 1:
+		return e[0]
+	}
+	return fmt.Errorf("%d label values left out; first: %w", len(e), e[0])
+}
+
+// exposed appends to idx the indices below n whose label value (key) can be
+// exposed, sorted by it, and returns idx. A value that is not valid UTF-8
+// is left out, as the registry leaves out a metric with such a label
+// value. Of a value listed more than once (the node lists none), only the
+// first entry is kept, as the registry keeps the first of metrics with the
+// same labels. Both are reported in bad; what and master name the value
+// there.
+func exposed(idx []int32, n int, key func(int32) string, bad *labelErrors, what, master string) []int32 {
+	start := len(idx)
+	for i := range int32(n) {
+		if v := key(i); !utf8.ValidString(v) {
+			bad.add(what, master, v, "is not valid UTF-8")
+			continue
+		}
+		idx = append(idx, i)
+	}
+	sub := idx[start:]
+	slices.SortStableFunc(sub, func(a, b int32) int { return strings.Compare(key(a), key(b)) })
+	kept := sub[:0]
+	for _, i := range sub {
+		if len(kept) > 0 && key(kept[len(kept)-1]) == key(i) {
+			bad.add(what, master, key(i), "is repeated")
+			continue
+		}
+		kept = append(kept, i)
+	}
+	return idx[:start+len(kept)]
+}
+
+// sink receives the series of a family: their label values (as many as the
+// family has labels; the others are "") and value.
+type sink interface {
+	add(value1, value2 string, v float64)
+}
+
+// walk sends each series of f to s, in the order of the exposition: by
+// label values.
+func (sc *scrape) walk(f *family, s sink) {
+	st := &sc.st
+	switch f.kind {
+	case kindNode:
+		switch f.id {
+		case famCurrentEpoch:
+			s.add("", "", float64(st.CurrentEpoch))
+		case famTilt:
+			s.add("", "", b2f(st.Tilt))
+		}
+	case kindPeer:
+		for _, i := range sc.peers {
+			p := &st.Peers[i]
+			s.add(p.ID, "", b2f(p.Alive))
+		}
+	case kindMaster:
+		for _, i := range sc.masters {
+			ms := &st.Masters[i]
+			if v, ok := masterValue(f.id, ms, sc.now); ok {
+				s.add(ms.Name, "", v)
 			}
 		}
+	case kindDecision:
+		for _, i := range sc.masters {
+			ms := &st.Masters[i]
+			if r := ms.Decision.Reason.String(); utf8.ValidString(r) {
+				s.add(ms.Name, r, 1)
+			}
+		}
+	case kindReplica:
+		start := int32(0)
+		for k, i := range sc.masters {
+			ms := &st.Masters[i]
+			for _, j := range sc.replicas[start:sc.replicaEnd[k]] {
+				r := &ms.Replicas[j]
+				if v, ok := replicaValue(f.id, r); ok {
+					s.add(ms.Name, r.Addr, v)
+				}
+			}
+			start = sc.replicaEnd[k]
+		}
+	case kindCounter:
+		for i := range sc.counters {
+			c := &sc.counters[i]
+			if v, ok := counterValue(f.id, &c.masterCounters); ok {
+				s.add(c.name, "", v)
+			}
+		}
+	case kindAborted:
+		for i := range sc.counters {
+			sc.aborted(&sc.counters[i], s)
+		}
+	}
+}
+
+// masterValue is the value of ms in family f, and false when ms has no
+// series in it.
+func masterValue(f familyID, ms *sentinel.MasterStatus, now time.Time) (float64, bool) {
+	switch f {
+	case famMasterUp:
+		return b2f(!ms.SDown), true
+	case famMasterSDown:
+		return b2f(ms.SDown), true
+	case famMasterODown:
+		return b2f(ms.ODown), true
+	case famMasterConfigEpoch:
+		return float64(ms.ConfigEpoch), true
+	case famMasterQuorum:
+		return float64(ms.Quorum), true
+	case famMasterOffset:
+		return float64(ms.MasterOffset), true
+	case famMasterLastOKPingAge:
+		if ms.LastOKPing.IsZero() {
+			return 0, false
+		}
+		return max(now.Sub(ms.LastOKPing).Seconds(), 0), true
+	case famPeersKnown:
+		return float64(len(ms.Peers)), true
+	case famPeersUsable:
+		return float64(ms.UsablePeers), true
+	case famQuorumReachable:
+		return b2f(ms.QuorumReachable), true
+	case famFailoverInProgress:
+		return b2f(ms.FailoverState != ""), true
+	}
+	return 0, false
+}
+
+// replicaValue is the value of r in family f, and false when r has no
+// series in it.
+func replicaValue(f familyID, r *sentinel.ReplicaStatus) (float64, bool) {
+	switch f {
+	case famReplicaUp:
+		return b2f(!r.SDown), true
+	case famReplicaOffset:
+		return float64(r.Offset), true
+	case famReplicaLag:
+		return float64(r.Lag), true
+	case famReplicaLinkUp:
+		return b2f(r.LinkUp), true
+	case famReplicaPriority:
+		return float64(r.Priority), true
+	case famReplicaInfoAge:
+		if r.InfoAge <= 0 {
+			return 0, false
+		}
+		return r.InfoAge.Seconds(), true
+	}
+	return 0, false
+}
+
+// counterValue is the value of a master's counters in family f, and false
+// when the master has no series in it.
+func counterValue(f familyID, c *masterCounters) (float64, bool) {
+	switch f {
+	case famFailoversStarted:
+		return float64(c.started), c.present&seriesStarted != 0
+	case famFailoversSucceeded:
+		return float64(c.succeeded), c.present&seriesSucceeded != 0
+	case famElectionsWon:
+		return float64(c.electionsWon), c.present&seriesElectionsWon != 0
+	case famSwitchMaster:
+		return float64(c.switchMaster), c.present&seriesSwitchMaster != 0
+	case famLastFailoverDuration:
+		return c.lastDuration, c.present&seriesLastDuration != 0
+	}
+	return 0, false
+}
+
+// aborted sends the failovers_aborted_total series of c to s, by reason.
+func (sc *scrape) aborted(c *namedCounters, s sink) {
+	if len(c.otherAborts) == 0 {
+		for _, i := range sc.byReason {
+			if c.present&(seriesAborted<<i) != 0 {
+				s.add(c.name, sc.reasons[i], float64(c.aborted[i]))
+			}
+		}
+		return
+	}
+	// Reasons vigil does not emit: merge them in.
+	type count struct {
+		reason string
+		n      uint64
+	}
+	all := make([]count, 0, numAbortReasons+len(c.otherAborts))
+	for i, reason := range sc.reasons {
+		if c.present&(seriesAborted<<i) != 0 {
+			all = append(all, count{reason, c.aborted[i]})
+		}
+	}
+	for reason, n := range c.otherAborts {
+		all = append(all, count{reason, n})
+	}
+	slices.SortFunc(all, func(a, b count) int { return strings.Compare(a.reason, b.reason) })
+	for _, x := range all {
+		s.add(c.name, x.reason, float64(x.n))
 	}
 }
 
@@ -226,23 +538,25 @@ type masterCounters struct {
 	present      series
 }
 
+// namedCounters are the counters of one master as a scrape copies them.
+type namedCounters struct {
+	name string
+	masterCounters
+}
+
 // eventMetrics counts the node's events. observe runs on one goroutine
-// (consume) while Collect runs on concurrent scrapes. events_total is a
-// CounterVec (one series per event type); the per-master counters live in
-// one small masterCounters per master, under mu, and are turned into
-// constant metrics on each scrape.
+// (consume) while scrapes run concurrently. events_total is a CounterVec
+// (one series per event type), collected by the registry; the per-master
+// counters live in one small masterCounters per master, under mu, and are
+// exposed by nodeSeries from a copy taken on each scrape (snapshot).
 type eventMetrics struct {
 	log *slog.Logger
 
 	events *prometheus.CounterVec
 
-	failoversStarted *prometheus.Desc
-	failoversOK      *prometheus.Desc
-	failoversAborted *prometheus.Desc
-	electionsWon     *prometheus.Desc
-	switchMaster     *prometheus.Desc
-	lastDuration     *prometheus.Desc
-	reasons          [numAbortReasons]string
+	reasons [numAbortReasons]string
+	// byReason are the indices of reasons, sorted by reason.
+	byReason [numAbortReasons]int
 
 	mu sync.Mutex
 	// masters holds the counters of each master, configured or seen in an
@@ -255,25 +569,20 @@ type eventMetrics struct {
 }
 
 func newEventMetrics(log *slog.Logger) *eventMetrics {
-	desc := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
-	}
 	m := &eventMetrics{
 		log: log,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "events_total",
 			Help: "Events this node published, by type (the Pub/Sub channel).",
 		}, []string{"type"}),
-		failoversStarted: desc("failovers_started_total", "Failover attempts this node started (+try-failover), automatic and manual.", "master"),
-		failoversOK:      desc("failovers_succeeded_total", "Failovers this node led to the end (+failover-end).", "master"),
-		failoversAborted: desc("failovers_aborted_total", "Failover attempts of this node that were aborted, by reason (-failover-abort-<reason>).", "master", "reason"),
-		electionsWon:     desc("elections_won_total", "Leader elections this node won (+elected-leader).", "master"),
-		switchMaster:     desc("switch_master_total", "Master address changes this node applied (+switch-master).", "master"),
-		lastDuration:     desc("last_failover_duration_seconds", "Duration of the last failover this node led, from +try-failover to +failover-end.", "master"),
-		reasons:          abortReasons(),
-		masters:          map[string]*masterCounters{},
-		started:          map[string]time.Time{},
+		reasons: abortReasons(),
+		masters: map[string]*masterCounters{},
+		started: map[string]time.Time{},
 	}
+	for i := range m.byReason {
+		m.byReason[i] = i
+	}
+	slices.SortFunc(m.byReason[:], func(a, b int) int { return strings.Compare(m.reasons[a], m.reasons[b]) })
 	for _, t := range knownEventTypes() {
 		m.events.WithLabelValues(t)
 	}
@@ -311,61 +620,30 @@ func (m *eventMetrics) counters(name string, clone bool) *masterCounters {
 	return c
 }
 
-// Describe implements prometheus.Collector.
+// Describe implements prometheus.Collector: events_total only, the
+// per-master counters are nodeSeries' families.
 func (m *eventMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.events.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.failoversStarted, m.failoversOK, m.failoversAborted, m.electionsWon, m.switchMaster, m.lastDuration} {
-		ch <- d
-	}
 }
 
-// Collect implements prometheus.Collector. It copies the counters under mu
-// and sends them after, so a slow scrape does not hold up observe.
+// Collect implements prometheus.Collector: events_total only.
 func (m *eventMetrics) Collect(ch chan<- prometheus.Metric) {
 	m.events.Collect(ch)
+}
 
-	type snapshot struct {
-		name string
-		masterCounters
-	}
+// snapshot copies the per-master counters under mu, sorted by name, so that
+// a slow scrape does not hold up observe.
+func (m *eventMetrics) snapshot() []namedCounters {
 	m.mu.Lock()
-	all := make([]snapshot, 0, len(m.masters))
+	all := make([]namedCounters, 0, len(m.masters))
 	for name, c := range m.masters {
-		s := snapshot{name: name, masterCounters: *c}
+		s := namedCounters{name: name, masterCounters: *c}
 		s.otherAborts = maps.Clone(c.otherAborts)
 		all = append(all, s)
 	}
 	m.mu.Unlock()
-
-	metric := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
-		pm, err := prometheus.NewConstMetric(d, t, v, labels...)
-		if err != nil {
-			pm = prometheus.NewInvalidMetric(d, err)
-		}
-		ch <- pm
-	}
-	for _, s := range all {
-		counter := func(bit series, d *prometheus.Desc, v uint64) {
-			if s.present&bit != 0 {
-				metric(d, prometheus.CounterValue, float64(v), s.name)
-			}
-		}
-		counter(seriesStarted, m.failoversStarted, s.started)
-		counter(seriesSucceeded, m.failoversOK, s.succeeded)
-		counter(seriesElectionsWon, m.electionsWon, s.electionsWon)
-		counter(seriesSwitchMaster, m.switchMaster, s.switchMaster)
-		for i, reason := range m.reasons {
-			if s.present&(seriesAborted<<i) != 0 {
-				metric(m.failoversAborted, prometheus.CounterValue, float64(s.aborted[i]), s.name, reason)
-			}
-		}
-		for reason, v := range s.otherAborts {
-			metric(m.failoversAborted, prometheus.CounterValue, float64(v), s.name, reason)
-		}
-		if s.present&seriesLastDuration != 0 {
-			metric(m.lastDuration, prometheus.GaugeValue, s.lastDuration, s.name)
-		}
-	}
+	slices.SortFunc(all, func(a, b namedCounters) int { return strings.Compare(a.name, b.name) })
+	return all
 }
 
 // consume counts events until ctx ends or the channel closes.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vigil-ha/vigil/sentinel"
 )
@@ -152,14 +154,31 @@ func FuzzObserve(f *testing.F) {
 	})
 }
 
-// gatherEvents registers m alone in a pedantic registry and gathers it. It
-// returns every sample as `name{label="value",...}` (labels in order) with
-// its value, and each family's type and help.
+// gatherEvents gathers the event counters of m: events_total from m alone
+// in a pedantic registry, the per-master counters as nodeSeries builds
+// them for the protobuf format (over a node with no masters), checked for
+// consistency by prometheus.Gatherers. It returns every sample as
+// `name{label="value",...}` (labels in order) with its value, and each
+// family's type and help.
 func gatherEvents(t *testing.T, m *eventMetrics) (samples map[string]float64, types, help map[string]string) {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(m)
-	families, err := reg.Gather()
+	ns := newNodeSeries(newFakeNode(sentinel.Status{}), m)
+	counters := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		sc := ns.scrape()
+		var mfs []*dto.MetricFamily
+		for _, f := range ns.families {
+			if f.kind != kindCounter && f.kind != kindAborted {
+				continue
+			}
+			if mf := sc.metricFamily(f, dtoLabels{}); mf != nil {
+				mfs = append(mfs, mf)
+			}
+		}
+		return mfs, sc.err
+	})
+	families, err := prometheus.Gatherers{reg, counters}.Gather()
 	if err != nil {
 		t.Fatalf("Gather: %v", err)
 	}
@@ -284,8 +303,7 @@ func TestEventCollector(t *testing.T) {
 func TestEventCollectorConcurrentScrapes(t *testing.T) {
 	m := newEventMetrics(testLogger(t))
 	m.initMasters([]string{"m0"})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(m)
+	ns := newNodeSeries(newFakeNode(testStatus()), m)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -297,8 +315,13 @@ func TestEventCollectorConcurrentScrapes(t *testing.T) {
 		}
 	}()
 	for range 20 {
-		if _, err := reg.Gather(); err != nil {
-			t.Fatalf("Gather: %v", err)
+		sc := ns.scrape()
+		tw := &textWriter{w: io.Discard}
+		for _, f := range ns.families {
+			if err := tw.family(sc, f); err != nil {
+				t.Fatal(err)
+			}
+			sc.metricFamily(f, dtoLabels{})
 		}
 	}
 	<-done

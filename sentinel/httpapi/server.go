@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/sentinel"
@@ -72,6 +71,8 @@ type Server struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics *eventMetrics
+	series  *nodeSeries
+	scrapes *metricsHandler
 	handler http.Handler
 	streams chan struct{} // one token per open event stream
 
@@ -96,12 +97,14 @@ func New(node NodeAPI, cfg config.HTTPConfig, log *slog.Logger) *Server {
 		streams: make(chan struct{}, maxStreams),
 	}
 	s.metrics = newEventMetrics(log)
+	s.series = newNodeSeries(node, s.metrics)
 	s.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newStatusCollector(node),
+		s.series,
 		s.metrics,
 	)
+	s.scrapes = newMetricsHandler(s.reg, s.series, slog.NewLogLogger(log.Handler(), slog.LevelError))
 	var names []string
 	for _, m := range node.Status().Masters {
 		names = append(names, m.Name)
@@ -115,12 +118,10 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError,
-		Registry:      s.reg,
-		Timeout:       scrapeTimeout,
-	}))
+	// A scrape is bounded as promhttp's HandlerOpts.Timeout bounds it,
+	// with the same message.
+	mux.Handle("GET /metrics", http.TimeoutHandler(s.scrapes, scrapeTimeout,
+		fmt.Sprintf("Exceeded configured timeout of %v.\n", scrapeTimeout)))
 	mux.HandleFunc("GET /v1/status", s.handleStatus)
 	mux.HandleFunc("GET /v1/masters", s.handleMasters)
 	mux.HandleFunc("GET /v1/masters/{name}", s.handleMaster)
