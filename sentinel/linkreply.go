@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+
+	"github.com/vigil-ha/vigil/internal/resp"
 )
 
 // The monitoring links parse RESP2 replies in place, from whatever bytes
@@ -169,20 +171,8 @@ func notDigit(r rune) bool { return r < '0' || r > '9' }
 
 // parseLen parses a bulk or array length: -1 (nil) up to limit.
 func parseLen(line []byte, limit int) (int, bool) {
-	if len(line) == 2 && line[0] == '-' && line[1] == '1' {
-		return -1, true
-	}
-	if len(line) == 0 || len(line) > 10 {
-		return 0, false
-	}
-	v := 0
-	for _, c := range line {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + int(c-'0')
-	}
-	return v, v <= limit
+	v, ok := resp.ParseLen(line)
+	return v, ok && v >= -1 && v <= limit && (len(line) == 0 || line[0] != '+')
 }
 
 // appendCommand appends a command in RESP2 to b.

@@ -285,6 +285,9 @@ func (s *linkSet) drain(now time.Time) {
 // step does what is due on l at now and schedules it again.
 func (s *linkSet) step(l *link, now time.Time) {
 	if l.removed {
+		if l.index >= 0 { // never: removal takes it out of the schedule
+			heap.Remove(&s.sched, l.index)
+		}
 		return
 	}
 	if l.cmd.nreqs > 0 && !now.Before(l.cmd.deadline) {

@@ -309,7 +309,7 @@ func (r *Reader) readMultibulk() ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, ok := parseLen(r.buf[r.r+1 : r.r+end])
+	n, ok := ParseLen(r.buf[r.r+1 : r.r+end])
 	if !ok || n > MaxArgs {
 		return nil, &ProtocolError{"invalid multibulk length"}
 	}
@@ -332,7 +332,7 @@ func (r *Reader) readMultibulk() ([][]byte, error) {
 			}
 			return nil, &ProtocolError{fmt.Sprintf("expected '$', got '%c'", got)}
 		}
-		size, ok := parseLen(hdr[1:])
+		size, ok := ParseLen(hdr[1:])
 		if !ok || size < 0 || size > MaxBulkLen {
 			return nil, &ProtocolError{"invalid bulk length"}
 		}
@@ -370,9 +370,9 @@ func unexpectedEOF(err error) error {
 	return err
 }
 
-// parseLen parses a decimal length with an optional sign, as strconv.Atoi
-// does, without allocating.
-func parseLen(b []byte) (int, bool) {
+// ParseLen parses a decimal length with an optional sign, as strconv.Atoi
+// does, without allocating (at most 12 bytes: a RESP length or count).
+func ParseLen(b []byte) (int, bool) {
 	if len(b) == 0 || len(b) > 12 {
 		return 0, false
 	}
