@@ -22,10 +22,11 @@ import (
 //
 // On Linux plain TCP connections to numeric addresses are connected and
 // read straight from an epoll instance (linkpoll_linux.go), their AUTH and
-// CLIENT SETNAME pipelined ahead of the first requests. Any other
-// connection (TLS, a host name to resolve, no poller) is dialled by a short
-// goroutine of its own and then read by a small goroutine of its own
-// (pump) that hands what it reads to the loop.
+// CLIENT SETNAME pipelined ahead of the first requests. A connection to a
+// host name, or over TLS, is dialled by a short goroutine of its own; a
+// plain one then joins the epoll instance, while a TLS connection (or any
+// connection where there is no poller) is read by a small goroutine of its
+// own (pump) that hands what it reads to the loop.
 type linkSet struct {
 	n      *Node
 	ctx    context.Context
@@ -50,8 +51,8 @@ type linkSet struct {
 	cmdName, subName string
 }
 
-// linkGrid is the granularity of the schedule: due times are rounded up to
-// it, so that links due at about the same time are served in one pass of
+// linkGrid is the granularity of the schedule: due times are put on it, so
+// that links due at about the same time are served in one pass of
 // the loop and their replies come back together, as Sentinel's timer
 // (10 Hz) batches its requests. A thousand links then cost at most a
 // hundred wake-ups a second for their requests instead of thousands.
@@ -173,8 +174,13 @@ func (s *linkSet) run() {
 		if s.poll != nil {
 			var err error
 			if s.ready, err = s.poll.wait(timeout, s.ready); err != nil {
-				s.n.log.Error("monitoring links: epoll failed", "err", err)
-				return
+				// Never seen: epoll_wait fails only on a bad descriptor
+				// or argument. Keep serving what can be served.
+				s.n.log.Error("monitoring links: epoll_wait failed", "err", err)
+				select {
+				case <-s.ctx.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
 			}
 		} else if timeout != 0 {
 			var tc <-chan time.Time
