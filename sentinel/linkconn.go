@@ -26,8 +26,12 @@ type linkDialer struct {
 // connection (CLIENT SETNAME; an error there is ignored, as Sentinel does
 // with renamed commands). An error reply to AUTH is returned as a
 // replyError: the instance is alive but refuses us.
-func (d linkDialer) dial(ctx context.Context, name string, deadline time.Time) (nc net.Conn, err error) {
+func (d linkDialer) dial(ctx context.Context, name string, deadline time.Time) (net.Conn, error) {
 	nd := &net.Dialer{Deadline: deadline, KeepAlive: 15 * time.Second}
+	var (
+		nc  net.Conn
+		err error
+	)
 	if d.tls != nil {
 		td := &tls.Dialer{NetDialer: nd, Config: d.tls}
 		nc, err = td.DialContext(ctx, "tcp", d.addr)
@@ -37,8 +41,11 @@ func (d linkDialer) dial(ctx context.Context, name string, deadline time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	// The handshake runs on deadlines; cancelling ctx expires them.
-	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	// The handshake runs on deadlines; cancelling ctx expires them. (The
+	// callback has its own copy of the connection: it may run while this
+	// function returns.)
+	conn := nc
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if err := handshake(nc, deadline, d.user, d.pass, name); err != nil {
 		_ = nc.Close()
