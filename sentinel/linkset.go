@@ -348,6 +348,7 @@ func (s *linkSet) send(l *link, reqs [2]request, k int, now time.Time) {
 			s.open(l, false, now, l.cmd.deadline)
 		}
 	case l.cmd.c.connecting: // connectDone writes the batch
+		l.cmd.connected = true
 	default:
 		l.cmd.connected = false
 		s.writeBatch(l, now)
