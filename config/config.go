@@ -109,8 +109,11 @@ type NodeConfig struct {
 
 // AnnouncesHostnames reports whether instances configured by host name are
 // shown by that name: true when AnnounceHostnames is "yes" or "true".
-func (n NodeConfig) AnnouncesHostnames() bool {
-	switch strings.ToLower(n.AnnounceHostnames) {
+func (n NodeConfig) AnnouncesHostnames() bool { return yes(n.AnnounceHostnames) }
+
+// yes reports whether a yes/no setting is on: "yes" or "true", any case.
+func yes(v string) bool {
+	switch strings.ToLower(v) {
 	case "yes", "true":
 		return true
 	}
@@ -162,10 +165,16 @@ type HTTPConfig struct {
 	// state (manual failover, switchover). Empty disables them. It is a
 	// secret: LogValue redacts it and validation never echoes it.
 	Token string
+	// Pprof is "yes" to serve Go's profiles under /debug/pprof/ on Listen
+	// (off when empty or "no").
+	Pprof string
 	// Webhooks are URLs the node POSTs its events to. They are outgoing:
 	// they work whether or not Listen is set. File only.
 	Webhooks []WebhookConfig
 }
+
+// PprofEnabled reports whether http.pprof is on ("yes" or "true").
+func (h HTTPConfig) PprofEnabled() bool { return yes(h.Pprof) }
 
 // LogValue renders the section for slog with the token redacted and the
 // webhooks' URLs redacted (see WebhookConfig.RedactedURL).
@@ -181,6 +190,7 @@ func (h HTTPConfig) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", h.Listen),
 		slog.String("token", token),
+		slog.String("pprof", h.Pprof),
 		slog.Any("webhooks", webhooks),
 	)
 }

@@ -97,6 +97,8 @@ func settings() []setting {
 			str: func(c *Config) *string { return &c.HTTP.Listen }},
 		{key: "http.token", flag: "http-token", usage: "bearer token for the HTTP API's failover and switchover endpoints (default: those endpoints are disabled); prefer the environment, flags show in process listings",
 			str: func(c *Config) *string { return &c.HTTP.Token }},
+		{key: "http.pprof", flag: "http-pprof", usage: "yes serves Go's runtime profiles under /debug/pprof/ on --http-listen; no (default) does not",
+			str: func(c *Config) *string { return &c.HTTP.Pprof }},
 	}
 }
 

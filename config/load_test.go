@@ -535,6 +535,7 @@ func TestBindFlags(t *testing.T) {
 		"log-format":            DefaultLogFormat,
 		"http-listen":           DefaultHTTPListen,
 		"http-token":            "",
+		"http-pprof":            "",
 		"requirepass":           "",
 		"tls-cert-file":         "",
 		"tls-key-file":          "",
@@ -673,6 +674,25 @@ func TestHTTPSection(t *testing.T) {
 		}
 		if got := errLines(err); !slices.Equal(got, want) {
 			t.Fatalf("got %q, want %q", got, want)
+		}
+	})
+	t.Run("pprof: yes or no, from the file, the environment or a flag", func(t *testing.T) {
+		path := writeConfig(t, "http:\n  listen: 127.0.0.1:9121\n  pprof: yes\n")
+		cfg, _, err := Load(LoadOptions{File: path})
+		if err != nil || !cfg.HTTP.PprofEnabled() {
+			t.Fatalf("file: Load() = %+v, %v", cfg.HTTP, err)
+		}
+		cfg, _, err = Load(LoadOptions{File: path, Env: []string{"VIGIL_HTTP_PPROF=no"}})
+		if err != nil || cfg.HTTP.PprofEnabled() {
+			t.Fatalf("env: Load() = %+v, %v", cfg.HTTP, err)
+		}
+		cfg, _, err = Load(LoadOptions{File: path, Env: []string{"VIGIL_HTTP_PPROF=no"}, Flags: newFlags(t, "--http-pprof=yes")})
+		if err != nil || !cfg.HTTP.PprofEnabled() {
+			t.Fatalf("flag: Load() = %+v, %v", cfg.HTTP, err)
+		}
+		_, _, err = Load(LoadOptions{File: writeConfig(t, "http:\n  pprof: sometimes\n")})
+		if err == nil || !strings.Contains(err.Error(), `http.pprof: want yes or no, got "sometimes"`) {
+			t.Fatalf("bad value: %v", err)
 		}
 	})
 	t.Run("unknown keys and variables warn", func(t *testing.T) {

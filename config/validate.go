@@ -99,6 +99,11 @@ func (c *Config) check() []*FieldError {
 	default:
 		add(fieldErr("node.announce-hostnames", "want yes or no, got %q", c.Node.AnnounceHostnames))
 	}
+	switch strings.ToLower(c.HTTP.Pprof) {
+	case "", "yes", "no", "true", "false":
+	default:
+		add(fieldErr("http.pprof", "want yes or no, got %q", c.HTTP.Pprof))
+	}
 	errs = append(errs, c.checkSecurity()...)
 
 	add(checkBindAddr("gossip.bind", c.Gossip.Bind))

@@ -50,7 +50,7 @@ func fullConfig(t *testing.T) *Config {
 		Advertise: "[2001:db8::11]:36379",
 	}
 	c.Log = LogConfig{Level: LevelDebug, Format: FormatJSON}
-	c.HTTP = HTTPConfig{Listen: "127.0.0.1:9121", Token: "0123"}
+	c.HTTP = HTTPConfig{Listen: "127.0.0.1:9121", Token: "0123", Pprof: "yes"}
 	c.HTTP.Webhooks = awkwardWebhooks() // webhooks_test.go
 	passwords := []string{"0123", "yes", "~", "null", "a: b # c", " padded ", "quote\"s and 'apostrophes'",
 		"tab\tnewline\nend", "ünïcödé", "*alias", "&anchor", "!tag", "- dash", "[x]", "{y}", "%", "@", "`", "\x01\x7f", "\\"}

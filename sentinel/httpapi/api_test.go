@@ -6,12 +6,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/sentinel"
 )
 
@@ -265,4 +267,22 @@ func jsonEqual(a, b string) bool {
 		return false
 	}
 	return reflect.DeepEqual(va, vb)
+}
+
+// TestPprof: Go's runtime profiles are served only with http.pprof: yes.
+func TestPprof(t *testing.T) {
+	for _, on := range []string{"", "no", "yes"} {
+		s := New(newFakeNode(testStatus()), config.HTTPConfig{Pprof: on}, testLogger(t))
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/cmdline"} {
+			rec := httptest.NewRecorder()
+			s.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			want := http.StatusNotFound
+			if on == "yes" {
+				want = http.StatusOK
+			}
+			if rec.Code != want {
+				t.Errorf("http.pprof %q: GET %s = %d, want %d", on, path, rec.Code, want)
+			}
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -116,6 +117,15 @@ func New(node NodeAPI, cfg config.HTTPConfig, log *slog.Logger) *Server {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	if s.cfg.PprofEnabled() {
+		// Go's runtime profiles (http.pprof: yes), read-only like the
+		// rest of this port, for `go tool pprof http://HOST:PORT/...`.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	// A scrape is bounded as promhttp's HandlerOpts.Timeout bounds it,
