@@ -18,7 +18,7 @@ import (
 func sentReset(n *Node, c *clientConn, args []string) {
 	n.mu.Lock()
 	count := 0
-	for _, name := range n.cfg.MasterNames() {
+	for _, name := range n.names {
 		if !globMatch(args[2], name) {
 			continue
 		}

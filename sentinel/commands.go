@@ -142,7 +142,7 @@ func cmdReset(n *Node, c *clientConn, args []string) bool {
 
 func cmdRole(n *Node, c *clientConn, args []string) bool {
 	n.mu.Lock()
-	names := n.cfg.MasterNames()
+	names := n.names
 	n.mu.Unlock()
 	c.w.Array(2)
 	c.w.Bulk("sentinel")

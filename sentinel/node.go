@@ -35,7 +35,7 @@ const redisCompatVersion = "7.2.0"
 // Node is one vigil node. Create it with New, then call Run.
 type Node struct {
 	cfg   config.Config
-	names []string // cfg.MasterNames(), kept with cfg.Masters; read-only
+	names []string // cfg.MasterNames(), renewed with cfg.Masters; never modified in place
 	log   *slog.Logger
 	store *store
 	bus   *bus
@@ -280,7 +280,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.runCtx = ctx
 	n.links = newLinkSet(ctx, n, n.pumpLinks)
 	wg.Go(n.links.run)
-	for _, name := range n.cfg.MasterNames() {
+	for _, name := range n.names {
 		g := n.groups[name]
 		n.emit(Event{Type: "+monitor", Warning: true, Payload: n.instanceRef(g.master) + " quorum " + strconv.Itoa(g.cfg.Quorum)})
 		n.startLink(g.master)

@@ -136,7 +136,7 @@ func sentMasters(n *Node, c *clientConn, args []string) {
 	n.mu.Lock()
 	now := time.Now()
 	var maps [][]string
-	for _, name := range n.cfg.MasterNames() {
+	for _, name := range n.names {
 		maps = append(maps, n.instanceFields(n.groups[name].master, now))
 	}
 	n.mu.Unlock()
@@ -322,7 +322,7 @@ func sentInfoCache(n *Node, c *clientConn, args []string) {
 	n.mu.Lock()
 	names := args[2:]
 	if len(names) == 0 {
-		names = n.cfg.MasterNames()
+		names = n.names
 	}
 	now := time.Now()
 	var out []master
@@ -655,7 +655,7 @@ func cmdInfo(n *Node, c *clientConn, args []string) bool {
 			"sentinel_current_epoch:" + strconv.FormatUint(epoch, 10),
 		}
 		n.mu.Lock()
-		for i, name := range n.cfg.MasterNames() {
+		for i, name := range n.names {
 			g := n.groups[name]
 			status := "ok"
 			if g.odown {

@@ -84,7 +84,7 @@ func (n *Node) Status() Status {
 	defer n.mu.Unlock()
 	now := time.Now()
 	st := Status{NodeID: n.id, Listen: n.Addr(), GossipAddr: n.GossipAddr(), CurrentEpoch: n.state.CurrentEpoch, Tilt: n.tiltLocked()}
-	for _, name := range n.cfg.MasterNames() {
+	for _, name := range n.names {
 		g := n.groups[name]
 		rec := n.state.Masters[name]
 		usable, voters := n.usableLocked(g, now)
