@@ -38,11 +38,22 @@ func newPoller() (*poller, error) {
 	return p, nil
 }
 
-// add registers fd for reading (level-triggered).
-func (p *poller) add(fd int) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
-	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+// The events a socket is watched for (level-triggered): readable, and,
+// while it connects, writable too.
+const (
+	readEvents    = unix.EPOLLIN | unix.EPOLLRDHUP
+	connectEvents = readEvents | unix.EPOLLOUT
+)
+
+// ctl adds (op EPOLL_CTL_ADD) or changes (EPOLL_CTL_MOD) what fd is
+// watched for.
+func (p *poller) ctl(op, fd int, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	return unix.EpollCtl(p.epfd, op, fd, &ev)
 }
+
+// add registers fd for reading.
+func (p *poller) add(fd int) error { return p.ctl(unix.EPOLL_CTL_ADD, fd, readEvents) }
 
 func (p *poller) del(fd int) {
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
@@ -207,13 +218,7 @@ func connectResult(fd int) error {
 }
 
 // addConnecting registers a connecting socket: it is reported when writable.
-func (p *poller) addConnecting(fd int) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
-	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
-}
+func (p *poller) addConnecting(fd int) error { return p.ctl(unix.EPOLL_CTL_ADD, fd, connectEvents) }
 
 // connected watches a socket whose connect ended for reading only.
-func (p *poller) connected(fd int) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
-	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
-}
+func (p *poller) connected(fd int) error { return p.ctl(unix.EPOLL_CTL_MOD, fd, readEvents) }
