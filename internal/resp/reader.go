@@ -68,6 +68,16 @@ func NewReader(r io.Reader) *Reader {
 	return &Reader{rd: r}
 }
 
+// SetSource makes r read from rd from now on, keeping what it has buffered:
+// a connection handed from one reader of its socket to another keeps its
+// unparsed input. rd is wrapped as NewReader wraps it.
+func (r *Reader) SetSource(rd io.Reader) {
+	if raw := rawReader(rd); raw != nil {
+		rd = raw
+	}
+	r.rd = rd
+}
+
 // Buffered reports how many bytes are already read from the connection but
 // not yet returned as commands; a server flushes replies only when it is 0.
 func (r *Reader) Buffered() int { return r.w - r.r }
@@ -78,6 +88,11 @@ func (r *Reader) Buffered() int { return r.w - r.r }
 //
 // The arguments and the slice holding them are valid only until the next
 // call: copy what must outlive it.
+//
+// An error from the underlying reader other than io.EOF leaves an
+// incomplete command unconsumed: the next call parses it again from its
+// start. A non-blocking source may thus return a "would block" error of
+// its own whenever it has nothing to read yet.
 func (r *Reader) ReadCommand() ([][]byte, error) {
 	r.release()
 	for {

@@ -328,3 +328,71 @@ func TestWriterKeepsError(t *testing.T) {
 		t.Fatalf("after an error: Flush = %v, %d writes", err, len(cw.chunks))
 	}
 }
+
+// wouldBlock hands out its chunks one Read at a time and says errWouldBlock
+// between them, as a non-blocking socket with nothing to read would.
+type wouldBlock struct {
+	chunks []string
+	ready  bool
+}
+
+var errWouldBlock = errors.New("would block")
+
+func (w *wouldBlock) Read(p []byte) (int, error) {
+	if !w.ready {
+		return 0, errWouldBlock
+	}
+	w.ready = false
+	if len(w.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, w.chunks[0])
+	if w.chunks[0] = w.chunks[0][n:]; w.chunks[0] == "" {
+		w.chunks = w.chunks[1:]
+	}
+	return n, nil
+}
+
+// TestReadCommandResumes: a source that would block mid-command leaves the
+// command to be parsed again whole at the next call, and SetSource keeps
+// what is buffered.
+func TestReadCommandResumes(t *testing.T) {
+	in := "*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\nPING\r\n*1\r\n$4\r\nQUIT\r\n"
+	var chunks []string
+	for i := 0; i < len(in); i += 3 {
+		chunks = append(chunks, in[i:min(i+3, len(in))])
+	}
+	src := &wouldBlock{chunks: chunks}
+	r := NewReader(src)
+	var got []string
+	for len(got) < 2 {
+		args, err := r.ReadCommand()
+		if errors.Is(err, errWouldBlock) {
+			src.ready = true
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%q", args))
+	}
+	// Hand the rest over to an ordinary reader mid-command.
+	if r.Buffered() == 0 {
+		t.Fatal("the test means to switch sources mid-command")
+	}
+	r.SetSource(strings.NewReader(strings.Join(src.chunks, "")))
+	for {
+		args, err := r.ReadCommand()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%q", args))
+	}
+	want := []string{`["ECHO" "hello"]`, `["PING"]`, `["QUIT"]`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}

@@ -36,6 +36,15 @@ func NewWriter(w io.Writer) *Writer {
 	return &Writer{wr: w, Proto: 2}
 }
 
+// SetOutput makes w write to wr from now on; replies already buffered go
+// there at the next Flush. wr is wrapped as NewWriter wraps it.
+func (w *Writer) SetOutput(wr io.Writer) {
+	if raw := rawWriter(wr); raw != nil {
+		wr = raw
+	}
+	w.wr = wr
+}
+
 // Flush sends buffered replies.
 func (w *Writer) Flush() error {
 	w.write()
