@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -60,22 +61,40 @@ func (p *poller) del(fd int) {
 }
 
 // wait blocks until a registered socket is ready, wake is called or
-// timeout passes (never, when negative), and appends the ready sockets to
-// ready. It blocks its thread in epoll_wait; waiting through Go's network
-// poller instead (the epoll descriptor as an os.File) was measured to cost
-// more system calls, not fewer.
+// timeout passes (never, when negative; not at all when 0), and appends
+// the ready sockets to ready. It blocks its thread in epoll_wait; waiting
+// through Go's network poller instead (the epoll descriptor as an
+// os.File) was measured to cost more system calls, not fewer.
+//
+// With timeout 0 the call is made raw: it cannot block, so the goroutine
+// keeps its processor instead of entering and leaving the scheduler's
+// system-call state, during which the runtime may hand the processor to
+// another thread. A busy loop polls this way first (clientLoop).
 func (p *poller) wait(timeout time.Duration, ready []int) ([]int, error) {
-	ms := -1
-	if timeout >= 0 {
-		// Rounded up: waking before the deadline would only wait again.
-		ms = int(min((timeout+time.Millisecond-1)/time.Millisecond, 1<<30))
-	}
-	k, err := unix.EpollWait(p.epfd, p.events, ms)
-	if err != nil {
-		if errors.Is(err, unix.EINTR) {
-			return ready, nil
+	var k int
+	if timeout == 0 {
+		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+			uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+		if errno != 0 {
+			if errno == unix.EINTR {
+				return ready, nil
+			}
+			return ready, errno
 		}
-		return ready, err
+		k = int(r)
+	} else {
+		ms := -1
+		if timeout > 0 {
+			// Rounded up: waking before the deadline would only wait again.
+			ms = int(min((timeout+time.Millisecond-1)/time.Millisecond, 1<<30))
+		}
+		var err error
+		if k, err = unix.EpollWait(p.epfd, p.events, ms); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				return ready, nil
+			}
+			return ready, err
+		}
 	}
 	for _, ev := range p.events[:k] {
 		fd := int(ev.Fd)
@@ -128,18 +147,33 @@ func detach(nc net.Conn) (int, error) {
 	return fd, nil
 }
 
+// The sockets read and written here are non-blocking, so their reads and
+// writes are raw system calls: they cannot block, and a raw call spares
+// the scheduler's system-call bookkeeping (see internal/resp's rawIO).
+
+// rawRW makes a read or write system call on fd, retrying on EINTR.
+func rawRW(trap uintptr, fd int, b []byte) (int, unix.Errno) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	for {
+		n, _, errno := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if errno != unix.EINTR {
+			return int(n), errno
+		}
+	}
+}
+
 // fdRead reads what is available; errAgain when nothing is.
 func fdRead(fd int, b []byte) (int, error) {
-	for {
-		n, err := unix.Read(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			return 0, errAgain
-		}
-		return max(n, 0), err
+	n, errno := rawRW(unix.SYS_READ, fd, b)
+	switch errno {
+	case 0:
+		return n, nil
+	case unix.EAGAIN:
+		return 0, errAgain
 	}
+	return 0, errno
 }
 
 // fdWrite writes all of b or fails: a link's requests are a few hundred
@@ -147,19 +181,29 @@ func fdRead(fd int, b []byte) (int, error) {
 // that is not being read.
 func fdWrite(fd int, b []byte) error {
 	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
+		n, errno := rawRW(unix.SYS_WRITE, fd, b)
 		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return err
-		}
-		if n == 0 {
+		case errno != 0:
+			return errno
+		case n == 0:
 			return errShortWrite
 		}
 		b = b[n:]
 	}
 	return nil
+}
+
+// fdWriteSome writes what the socket takes of b now and returns how much
+// that was; errAgain when it takes nothing.
+func fdWriteSome(fd int, b []byte) (int, error) {
+	n, errno := rawRW(unix.SYS_WRITE, fd, b)
+	switch errno {
+	case 0:
+		return n, nil
+	case unix.EAGAIN:
+		return 0, errAgain
+	}
+	return 0, errno
 }
 
 func fdClose(fd int) { _ = unix.Close(fd) }
@@ -219,6 +263,11 @@ func connectResult(fd int) error {
 
 // addConnecting registers a connecting socket: it is reported when writable.
 func (p *poller) addConnecting(fd int) error { return p.ctl(unix.EPOLL_CTL_ADD, fd, connectEvents) }
+
+// watchWrite watches a socket for writability only (a client whose
+// replies wait for room); watchRead goes back to reading.
+func (p *poller) watchWrite(fd int) error { return p.ctl(unix.EPOLL_CTL_MOD, fd, unix.EPOLLOUT) }
+func (p *poller) watchRead(fd int) error  { return p.ctl(unix.EPOLL_CTL_MOD, fd, readEvents) }
 
 // connected watches a socket whose connect ended for reading only.
 func (p *poller) connected(fd int) error { return p.ctl(unix.EPOLL_CTL_MOD, fd, readEvents) }
