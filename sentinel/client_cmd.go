@@ -422,6 +422,9 @@ func (c *clientConn) infoLine(now time.Time) string {
 
 // connFD is the connection's file descriptor, -1 when it has none (TLS).
 func connFD(c net.Conn) int {
+	if s, ok := c.(*loopSock); ok {
+		return s.lc.fd
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return -1

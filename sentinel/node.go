@@ -56,6 +56,10 @@ type Node struct {
 	wake    chan struct{} // runs a tick now (see wakeTick)
 
 	shutdown context.CancelFunc // stops Run (SHUTDOWN); set by Run
+	// serveGoroutines serves every client of the Sentinel-protocol port
+	// with a goroutine of its own, as where there is no client loop (tests
+	// of that path).
+	serveGoroutines bool
 	// pumpLinks reads every monitoring connection with a goroutine of its
 	// own, as on platforms without epoll (set by tests of that path).
 	pumpLinks bool

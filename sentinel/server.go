@@ -35,10 +35,17 @@ type clientConn struct {
 	meta clientMeta // what CLIENT LIST shows and CLIENT KILL filters on (client_cmd.go); guarded by mu
 }
 
-// serve accepts clients until ctx is cancelled.
+// serve accepts clients until ctx is cancelled. On Linux plain TCP clients
+// are served by the client loop (clientloop.go); TLS clients, and any
+// client once it subscribes or runs a command that may wait, have a
+// goroutine each.
 func (n *Node) serve(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	loop := n.newClientLoop(ctx)
+	if loop != nil {
+		wg.Go(loop.run)
+	}
 	for {
 		c, err := n.ln.Accept()
 		if err != nil {
@@ -53,11 +60,15 @@ func (n *Node) serve(ctx context.Context) {
 			}
 			continue
 		}
-		cc := &clientConn{id: n.clientID.Add(1), netConn: c, created: time.Now(), w: resp.NewWriter(c)}
+		cc := &clientConn{id: n.clientID.Add(1), netConn: c, created: time.Now()}
+		if loop != nil && loop.adopt(cc) {
+			continue
+		}
+		cc.w = resp.NewWriter(c)
 		n.conns.Store(cc, struct{}{})
 		wg.Go(func() {
 			defer n.conns.Delete(cc)
-			n.handleConn(ctx, cc)
+			n.handleConn(ctx, cc, resp.NewReader(c), nil)
 		})
 	}
 }
@@ -70,9 +81,10 @@ func (n *Node) closeConns() {
 	})
 }
 
-// handleConn reads commands and answers them until the client leaves, sends
-// malformed input, or the node stops.
-func (n *Node) handleConn(ctx context.Context, c *clientConn) {
+// handleConn reads commands from r and answers them until the client
+// leaves, sends malformed input, or the node stops. first, when not nil, is
+// a command already read, answered before anything else.
+func (n *Node) handleConn(ctx context.Context, c *clientConn, r *resp.Reader, first [][]byte) {
 	defer func() { _ = c.netConn.Close() }() // the client is gone or being dropped
 	// A connection accepted while the node stops may miss closeConns:
 	// close it when ctx ends, so that its read returns and Run can finish.
@@ -85,38 +97,53 @@ func (n *Node) handleConn(ctx context.Context, c *clientConn) {
 			n.bus.unsubscribe(c.sub)
 		}
 	}()
-	r := resp.NewReader(c.netConn)
 	for {
-		args, err := r.ReadCommand()
-		if err != nil {
-			if resp.IsProtocolError(err) {
-				c.mu.Lock()
-				c.w.Error("ERR " + err.Error())
-				_ = c.w.Flush()
-				c.mu.Unlock()
-			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
-				n.log.Debug("client read failed", "client", c.id, "err", err)
+		args := first
+		first = nil
+		if args == nil {
+			var err error
+			if args, err = r.ReadCommand(); err != nil {
+				if resp.IsProtocolError(err) {
+					n.protocolError(c, err)
+				} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
+					n.log.Debug("client read failed", "client", c.id, "err", err)
+				}
+				return
 			}
-			return
 		}
 		if len(args) == 0 {
 			continue
 		}
-		c.mu.Lock()
-		c.lastCmd = lowerCached(c.lastCmd, args[0])
-		quit := n.dispatch(c, args)
-		var flushErr error
-		if r.Buffered() == 0 || quit {
-			flushErr = c.w.Flush()
-		}
-		c.mu.Unlock()
-		if quit || flushErr != nil {
+		quit, err := n.answer(c, args, r.Buffered() == 0)
+		if quit || err != nil {
 			return
 		}
 		if c.sub != nil && !c.subPumping() {
 			c.startPump(&pumpWG, ctx)
 		}
 	}
+}
+
+// answer answers one command, flushing the replies when flush is set
+// or the client is to be dropped (quit).
+func (n *Node) answer(c *clientConn, args [][]byte, flush bool) (quit bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastCmd = lowerCached(c.lastCmd, args[0])
+	quit = n.dispatch(c, args)
+	if flush || quit {
+		err = c.w.Flush()
+	}
+	return quit, err
+}
+
+// protocolError answers malformed input as redis-server does, before the
+// connection is closed.
+func (n *Node) protocolError(c *clientConn, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.w.Error("ERR " + err.Error())
+	_ = c.w.Flush()
 }
 
 // subPumping and startPump run one goroutine per subscribed client that

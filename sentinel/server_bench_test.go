@@ -82,7 +82,7 @@ func benchConn(b *testing.B, req, want string) {
 	c := &clientConn{id: 1, netConn: pc, created: time.Now(), w: resp.NewWriter(pc)}
 	b.ReportAllocs()
 	b.ResetTimer()
-	n.handleConn(context.Background(), c)
+	n.handleConn(context.Background(), c, resp.NewReader(pc), nil)
 	b.StopTimer()
 	if wantBytes := int64(len(want)) * int64(b.N); pc.written != wantBytes {
 		b.Fatalf("wrote %d bytes, want %d (%d × %q)", pc.written, wantBytes, b.N, want)
@@ -196,7 +196,7 @@ func TestRequestPathAllocations(t *testing.T) {
 		allocs := testing.AllocsPerRun(5, func() {
 			pc := &pipeConn{req: []byte(req), left: requests}
 			c := &clientConn{id: 1, netConn: pc, created: time.Now(), w: resp.NewWriter(pc)}
-			n.handleConn(context.Background(), c)
+			n.handleConn(context.Background(), c, resp.NewReader(pc), nil)
 			if pc.flushes != requests {
 				t.Fatalf("%q: %d replies for %d requests", req, pc.flushes, requests)
 			}
