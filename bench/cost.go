@@ -16,7 +16,7 @@ import (
 const (
 	costWarmup        = 3 * time.Second
 	costBenchClients  = 50
-	costBenchRepeats  = 3
+	costBenchRepeats  = 5
 	costBenchTimeout  = 5 * time.Minute
 	benchmarkBinary   = "redis-benchmark"
 	kibPerMiB         = 1024
@@ -59,22 +59,144 @@ func (c CostResult) summary() string {
 		float64(c.RSSIdleKiB)/kibPerMiB, c.IdleCPUPercent, c.BenchRPS, c.BenchCPUSeconds, float64(c.RSSAfterBenchKiB)/kibPerMiB)
 }
 
-// costRun starts one controller of kind watching a fresh group, measures
-// its memory and idle CPU, then its discovery throughput.
-func (b *bench) costRun(ctx context.Context, kind testbed.Kind) (CostResult, error) {
+// costSubject is one controller of the cost section and what is measured
+// of it.
+type costSubject struct {
+	res  CostResult
+	env  *testbed.Env
+	pid  int
+	port int
+}
+
+// costSection measures every kind side by side: one controller of each
+// kind watching a group of its own, all started together, idle over the
+// same period, then redis-benchmark against each in turn, kind after kind
+// for costBenchRepeats rounds. The machine's drift and other load then
+// fall on every kind alike instead of on whichever ran first.
+func (b *bench) costSection(ctx context.Context) []CostResult {
 	o := b.opts
-	c := CostResult{Kind: kind, BenchClients: costBenchClients, BenchRequests: o.costReqs}
+	subjects := make([]*costSubject, 0, len(o.kinds))
+	defer func() {
+		for _, sub := range subjects {
+			if sub.env != nil {
+				_ = sub.env.Close()
+			}
+		}
+	}()
+	for _, k := range o.kinds {
+		sub := &costSubject{res: CostResult{Kind: k, BenchClients: costBenchClients, BenchRequests: o.costReqs}}
+		subjects = append(subjects, sub)
+		if err := b.costStart(ctx, sub); err != nil {
+			sub.res.Error = err.Error()
+		}
+	}
+	live := func() []*costSubject {
+		var l []*costSubject
+		for _, sub := range subjects {
+			if sub.res.Error == "" {
+				l = append(l, sub)
+			}
+		}
+		return l
+	}
+	fail := func(sub *costSubject, err error) {
+		if sub.res.Error == "" {
+			sub.res.Error = err.Error()
+		}
+	}
+	results := func() []CostResult {
+		out := make([]CostResult, len(subjects))
+		for i, sub := range subjects {
+			out[i] = sub.res
+		}
+		return out
+	}
+
+	if err := sleep(ctx, costWarmup); err != nil {
+		return results()
+	}
+	before := map[*costSubject]testbed.ProcStats{}
+	for _, sub := range live() {
+		st, err := testbed.ReadProcStats(sub.pid)
+		if err != nil {
+			fail(sub, err)
+			continue
+		}
+		before[sub] = st
+	}
+	t0 := time.Now()
+	if err := sleep(ctx, o.costIdle); err != nil {
+		return results()
+	}
+	elapsed := time.Since(t0).Seconds()
+	for _, sub := range live() {
+		st, err := testbed.ReadProcStats(sub.pid)
+		if err != nil {
+			fail(sub, err)
+			continue
+		}
+		sub.res.IdleSeconds = elapsed
+		sub.res.RSSIdleKiB = st.RSSKiB
+		sub.res.IdleCPUPercent = float64(st.CPUTicks-before[sub].CPUTicks) / testbed.ClockTicksPerSecond / elapsed * percent
+	}
+
+	// The machine's other load makes single runs noisy: alternate the
+	// kinds and take the median of each. CPU is counted over a kind's own
+	// runs only.
+	ticks := map[*costSubject]int64{}
+	for range costBenchRepeats {
+		for _, sub := range live() {
+			s0, err := testbed.ReadProcStats(sub.pid)
+			if err != nil {
+				fail(sub, err)
+				continue
+			}
+			rps, err := runRedisBenchmark(ctx, sub.port, o.masterName, o.costReqs)
+			if ctx.Err() != nil {
+				return results()
+			}
+			if err != nil {
+				fail(sub, err)
+				continue
+			}
+			s1, err := testbed.ReadProcStats(sub.pid)
+			if err != nil {
+				fail(sub, err)
+				continue
+			}
+			sub.res.BenchRPSRuns = append(sub.res.BenchRPSRuns, rps)
+			ticks[sub] += s1.CPUTicks - s0.CPUTicks
+		}
+	}
+	for _, sub := range live() {
+		st, err := testbed.ReadProcStats(sub.pid)
+		if err != nil {
+			fail(sub, err)
+			continue
+		}
+		sub.res.BenchRPS = summarize(sub.res.BenchRPSRuns).median
+		sub.res.BenchCPUSeconds = float64(ticks[sub]) / testbed.ClockTicksPerSecond / float64(len(sub.res.BenchRPSRuns))
+		sub.res.RSSAfterBenchKiB = st.RSSKiB
+		sub.res.HWMKiB = st.HWMKiB
+	}
+	return results()
+}
+
+// costStart starts sub's controller watching a fresh group and waits
+// until it knows the replicas.
+func (b *bench) costStart(ctx context.Context, sub *costSubject) error {
+	o := b.opts
 	env, err := testbed.New(testbed.Options{Vigil: o.vigil, Keep: o.keep, Logger: b.log})
 	if err != nil {
-		return c, err
+		return err
 	}
-	defer func() { _ = env.Close() }()
+	sub.env = env
 	grp, err := env.StartGroup(ctx, o.replicas)
 	if err != nil {
-		return c, err
+		return err
 	}
 	ctrls, err := env.StartControllers(ctx, costControllerCnt, testbed.ControllerConfig{
-		Kind:            kind,
+		Kind:            sub.res.Kind,
 		MasterName:      o.masterName,
 		MasterAddr:      grp.Master.Addr(),
 		Quorum:          costQuorum,
@@ -82,51 +204,13 @@ func (b *bench) costRun(ctx context.Context, kind testbed.Kind) (CostResult, err
 		FailoverTimeout: o.failoverTimeout,
 	})
 	if err != nil {
-		return c, err
+		return err
 	}
 	if err := testbed.WaitControllersReady(ctx, ctrls, o.masterName, o.replicas); err != nil {
-		return c, err
+		return err
 	}
-	ctrl := ctrls[0]
-	pid := ctrl.Proc().PID()
-	if err := sleep(ctx, costWarmup); err != nil {
-		return c, err
-	}
-
-	s0, err := testbed.ReadProcStats(pid)
-	if err != nil {
-		return c, err
-	}
-	t0 := time.Now()
-	if err := sleep(ctx, o.costIdle); err != nil {
-		return c, err
-	}
-	s1, err := testbed.ReadProcStats(pid)
-	if err != nil {
-		return c, err
-	}
-	elapsed := time.Since(t0).Seconds()
-	c.IdleSeconds = elapsed
-	c.RSSIdleKiB = s1.RSSKiB
-	c.IdleCPUPercent = float64(s1.CPUTicks-s0.CPUTicks) / testbed.ClockTicksPerSecond / elapsed * percent
-
-	// The machine's other load makes single runs noisy: take the median.
-	for range costBenchRepeats {
-		rps, err := runRedisBenchmark(ctx, ctrl.Port, o.masterName, o.costReqs)
-		if err != nil {
-			return c, err
-		}
-		c.BenchRPSRuns = append(c.BenchRPSRuns, rps)
-	}
-	s2, err := testbed.ReadProcStats(pid)
-	if err != nil {
-		return c, err
-	}
-	c.BenchRPS = summarize(c.BenchRPSRuns).median
-	c.BenchCPUSeconds = float64(s2.CPUTicks-s1.CPUTicks) / testbed.ClockTicksPerSecond / costBenchRepeats
-	c.RSSAfterBenchKiB = s2.RSSKiB
-	c.HWMKiB = s2.HWMKiB
-	return c, nil
+	sub.pid, sub.port = ctrls[0].Proc().PID(), ctrls[0].Port
+	return nil
 }
 
 // rpsPattern finds redis-benchmark's "N requests per second".

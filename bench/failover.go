@@ -153,16 +153,12 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 	}
 	res.Machine.LoadAvgBefore = harness.LoadAvg()
 	if b.opts.cost {
-		for _, k := range b.opts.kinds {
-			c, err := b.costRun(ctx, k)
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if err != nil {
-				c.Error = err.Error()
-			}
-			b.progress("cost %s: %s", k, c.summary())
-			res.Cost = append(res.Cost, c)
+		res.Cost = b.costSection(ctx)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for _, c := range res.Cost {
+			b.progress("cost %s: %s", c.Kind, c.summary())
 		}
 	}
 	if b.opts.scale {

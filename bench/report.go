@@ -373,10 +373,13 @@ func markdown(res *Results, pngRel string) []byte {
 	if len(res.Cost) == 0 {
 		p("Not measured in this run (`-cost=false`).\n\n")
 	} else {
-		p("One controller (quorum 1) watching a master with %d replicas, after a %s warm-up. CPU is utime+stime from\n", st.Replicas, costWarmup)
-		p("`/proc/PID/stat` over %.0f s of idling, as a percentage of one core; RSS is `VmRSS` from `/proc/PID/status`.\n", st.CostIdleS)
-		p("Throughput is the median of %d runs of `redis-benchmark -c %d -n %d -q SENTINEL get-master-addr-by-name mymaster`\n", costBenchRepeats, costBenchClients, st.CostRequests)
-		p("against the controller; redis-benchmark runs on the same CPUs, so this is a comparison, not a capacity figure.\n\n")
+		p("One controller (quorum 1) of each kind, each watching a master with %d replicas of its own, all running at\n", st.Replicas)
+		p("once. After a %s warm-up CPU is utime+stime from `/proc/PID/stat` over the same %.0f s of idling, as a\n", costWarmup, st.CostIdleS)
+		p("percentage of one core; RSS is `VmRSS` from `/proc/PID/status`. Throughput is the median of %d runs of\n", costBenchRepeats)
+		p("`redis-benchmark -c %d -n %d -q SENTINEL get-master-addr-by-name mymaster` against each controller, the kinds\n", costBenchClients, st.CostRequests)
+		p("taking turns run by run so that the machine's drift falls on both alike; the controller's CPU is counted over\n")
+		p("its own runs. redis-benchmark runs on the same CPUs and needs about one of the two cores itself, so it, not the\n")
+		p("controller, sets the pace: the CPU per request is the steadier comparison, the requests/s a check.\n\n")
 		p("| | vigil | redis-sentinel | vigil/sentinel |\n|---|---|---|---|\n")
 		v, s, _ := costPair(res)
 		row := func(label string, fv, fs float64, format string) {
