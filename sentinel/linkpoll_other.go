@@ -24,13 +24,13 @@ func (p *poller) wait(time.Duration, []int) ([]int, error) {
 func (p *poller) wake()  {}
 func (p *poller) close() {}
 
-func detach(net.Conn) (int, error)    { return -1, errors.New("no poller") }
-func fdRead(int, []byte) (int, error) { return 0, errors.New("no poller") }
-func fdWrite(int, []byte) error       { return errors.New("no poller") }
-func fdClose(int)                     {}
+func detach(net.Conn) (int, error)         { return -1, errors.New("no poller") }
+func fdRead(int, []byte) (int, error)      { return 0, errors.New("no poller") }
+func fdWrite(int, []byte) error            { return errors.New("no poller") }
+func fdClose(int)                          {}
 func fdWriteSome(int, []byte) (int, error) { return 0, errors.New("no poller") }
-func (p *poller) watchWrite(int) error      { return errors.New("no poller") }
-func (p *poller) watchRead(int) error       { return errors.New("no poller") }
+func (p *poller) watchWrite(int) error     { return errors.New("no poller") }
+func (p *poller) watchRead(int) error      { return errors.New("no poller") }
 
 func connectStart(netip.AddrPort) (int, error) { return -1, errors.New("no poller") }
 func connectResult(int) error                  { return errors.New("no poller") }
