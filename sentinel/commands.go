@@ -350,11 +350,7 @@ func writeHelp(c *clientConn, lines []string) {
 func (n *Node) infoServer() []string {
 	now := time.Now()
 	up := now.Sub(n.start)
-	osName := runtime.GOOS
-	var u syscall.Utsname
-	if err := syscall.Uname(&u); err == nil {
-		osName = utsString(u.Sysname[:]) + " " + utsString(u.Release[:]) + " " + utsString(u.Machine[:])
-	}
+	osName := osDescription()
 	exe, _ := os.Executable()
 	return []string{
 		"redis_version:" + redisCompatVersion,
@@ -383,17 +379,6 @@ func (n *Node) infoServer() []string {
 		"io_threads_active:0",
 		"vigil_version:" + Version,
 	}
-}
-
-func utsString(b []int8) string {
-	var s []byte
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s = append(s, byte(c))
-	}
-	return string(s)
 }
 
 // infoClients is INFO's Clients section with redis-server's fields.
