@@ -181,9 +181,10 @@ func scaleMarkdown(p func(string, ...any), res *Results) {
 			p("| goroutines per master, %d→%d (vigil) | %.2f | — | |\n", v.from, n, v.goroutines)
 		}
 		p("\n")
-		p("The step to the largest count is what a master costs. A small step mostly measures the Go runtime: its\n")
-		p("collector first runs when the heap reaches 4 MiB, which vigil with about a hundred masters has not reached\n")
-		p("(`go_gc_duration_seconds_count` is 0), so that RSS still holds the garbage of the start-up.\n\n")
+		p("The step to the largest count is what a master costs. A small step mostly measures noise and the Go\n")
+		p("runtime: a few hundred KiB of heap more or less, or a garbage collection that has or has not yet returned\n")
+		p("the start-up's garbage, moves it by several KiB per master. `vigil run` sets the collector's GOGC to 25\n")
+		p("unless the environment sets it (docs/operations.md, sizing).\n\n")
 	}
 	for _, r := range res.Scale {
 		if r.Error != "" {
