@@ -26,6 +26,7 @@ func sentReset(n *Node, c *clientConn, args []string) {
 		for _, r := range g.replicas {
 			if r.link != nil {
 				r.link.cancel()
+				r.link = nil
 			}
 		}
 		g.replicas = map[string]*instance{}

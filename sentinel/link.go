@@ -44,6 +44,7 @@ type link struct {
 	timeout time.Duration
 	gossip  bool
 	set     *linkSet
+	inst    *instance // set before the link starts; read under Node.mu (lookup)
 
 	infoEvery atomic.Int64 // INFO period in nanoseconds; 0 means infoPeriod
 	poked     atomic.Bool  // an INFO request is on its way to the loop

@@ -331,22 +331,19 @@ func (n *Node) startLink(inst *instance) {
 		return
 	}
 	l := newLink(n, n.links, inst.group, inst.addr)
+	l.inst = inst
 	inst.link = l
 	l.infoEvery.Store(int64(n.infoPeriodLocked(inst.group, inst, time.Now())))
 	n.links.add(l)
 }
 
-// lookup finds the instance a link monitors. Requires n.mu.
+// lookup finds the instance a link monitors: nil once the link is no
+// longer the instance's (the instance was dropped, or given a new link),
+// since whoever drops an instance or replaces its link clears inst.link.
+// Requires n.mu.
 func (n *Node) lookup(l *link) *instance {
-	g := n.groups[l.group]
-	if g == nil {
-		return nil
-	}
-	if g.master.link == l {
-		return g.master
-	}
-	if r := g.replicas[l.addr.String()]; r != nil && r.link == l {
-		return r
+	if inst := l.inst; inst != nil && inst.link == l {
+		return inst
 	}
 	return nil
 }
