@@ -1,12 +1,15 @@
 package sentinel
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/atomicfile"
@@ -14,9 +17,9 @@ import (
 
 // History: every failover attempt this node led (or a configuration change
 // it adopted from a peer), with its timeline, is kept in
-// data-dir/history.json, the newest historyLimit per master.
+// data-dir/history.jsonl, the newest historyLimit per master.
 const (
-	historyFile  = "history.json"
+	historyFile  = "history.jsonl"
 	historyLimit = 50
 	// timelineLimit bounds the events kept for one attempt.
 	timelineLimit = 200
@@ -62,41 +65,145 @@ func (a *Attempt) note(ev Event) {
 	a.Timeline = append(a.Timeline, TimelineEntry{At: ev.Time, Type: ev.Type, Payload: ev.Payload})
 }
 
-// historyStore keeps the history file. Guarded by Node.mu.
+// historyStore keeps the history file, data-dir/history.jsonl: one
+// attempt per line, appended as each ends, so that recording one costs the
+// same whatever the history holds (a node watching a thousand masters that
+// keep failing records many a second). When the file holds more than twice
+// what is kept (historyLimit per master) it is rewritten, atomically, with
+// what is kept. A line cut short by a crash is dropped when the file is
+// read. Guarded by Node.mu.
 type historyStore struct {
 	path    string
 	entries map[string][]Attempt // by master, oldest first
+	kept    int                  // attempts in entries
+	lines   int                  // lines in the file
 }
+
+// historyCompactMin is the fewest lines worth compacting.
+const historyCompactMin = 256
+
+// legacyHistoryFile is where versions before history.jsonl kept the
+// history, as one JSON object of every master's list; it is read once
+// and replaced.
+const legacyHistoryFile = "history.json"
 
 func openHistory(dataDir string) (*historyStore, error) {
 	h := &historyStore{path: filepath.Join(dataDir, historyFile), entries: map[string][]Attempt{}}
 	data, err := os.ReadFile(h.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return h, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return h, h.importLegacy(filepath.Join(dataDir, legacyHistoryFile))
+	case err != nil:
 		return nil, fmt.Errorf("read history: %w", err)
 	}
-	if err := json.Unmarshal(data, &h.entries); err != nil {
-		// History is informational: a corrupt file is set aside, not fatal.
-		_ = os.Rename(h.path, h.path+".corrupt")
-		h.entries = map[string][]Attempt{}
+	torn := false
+	for line := range bytes.Lines(data) {
+		h.lines++
+		var a Attempt
+		// History is informational: a line that cannot be read is
+		// skipped.
+		if json.Unmarshal(line, &a) != nil || a.Master == "" || line[len(line)-1] != '\n' {
+			torn = true
+			continue
+		}
+		h.keep(a)
+	}
+	if torn {
+		// The last append was cut short by a crash: rewrite the file
+		// without it, so the next append starts a line of its own.
+		if err := h.compact(); err != nil {
+			return nil, fmt.Errorf("rewrite history: %w", err)
+		}
 	}
 	return h, nil
 }
 
-// add records a finished attempt and writes the file.
-func (h *historyStore) add(a Attempt) error {
+// importLegacy reads a history.json of an earlier version into h, writes it
+// as history.jsonl and removes it.
+func (h *historyStore) importLegacy(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read history: %w", err)
+	}
+	var old map[string][]Attempt
+	if err := json.Unmarshal(data, &old); err != nil {
+		// Set aside, not fatal, as a corrupt history always was.
+		_ = os.Rename(path, path+".corrupt")
+		return nil
+	}
+	for _, list := range old {
+		for _, a := range list {
+			h.keep(a)
+		}
+	}
+	if err := h.compact(); err != nil {
+		return err
+	}
+	_ = os.Remove(path)
+	return nil
+}
+
+// keep adds a to the attempts kept in memory, dropping the oldest of its
+// master beyond historyLimit.
+func (h *historyStore) keep(a Attempt) {
 	list := append(h.entries[a.Master], a)
+	h.kept++
 	if len(list) > historyLimit {
-		list = list[len(list)-historyLimit:]
+		drop := len(list) - historyLimit
+		clear(list[:drop])
+		list = list[drop:]
+		h.kept -= drop
 	}
 	h.entries[a.Master] = list
-	data, err := json.MarshalIndent(h.entries, "", "  ")
+}
+
+// add records a finished attempt: appended to the file, which is compacted
+// when it has grown to twice what is kept.
+func (h *historyStore) add(a Attempt) error {
+	h.keep(a)
+	line, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(h.path, data, 0o600)
+	if h.lines+1 > max(2*h.kept, historyCompactMin) {
+		return h.compact()
+	}
+	f, err := os.OpenFile(h.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(line, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	h.lines++
+	return nil
+}
+
+// compact rewrites the file with the attempts kept, masters in name order.
+func (h *historyStore) compact() error {
+	var b bytes.Buffer
+	for _, name := range slices.Sorted(maps.Keys(h.entries)) {
+		for _, a := range h.entries[name] {
+			line, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			b.Write(line)
+			b.WriteByte('\n')
+		}
+	}
+	if err := atomicfile.WriteFile(h.path, b.Bytes(), 0o600); err != nil {
+		return err
+	}
+	h.lines = h.kept
+	return nil
 }
 
 // History returns the recorded attempts for a master, newest first, with
