@@ -25,7 +25,22 @@ const (
 	// is probed faster than the ping period so that a returning instance is
 	// noticed within a fraction of a second.
 	retryDelay = 250 * time.Millisecond
+	// fastRetries is how many failures in a row are retried after
+	// retryDelay (two seconds of them); after that a connection that keeps
+	// failing is tried once a ping period, as Sentinel reconnects its
+	// links at most once a second. A node watching many instances that
+	// are all down then does not spend its CPU on connects.
+	fastRetries = 8
 )
+
+// retryAfter is how long to wait before connecting again after fails
+// failures in a row.
+func (l *link) retryAfter(fails uint8) time.Duration {
+	if fails <= fastRetries {
+		return min(retryDelay, l.period)
+	}
+	return l.period
+}
 
 // link monitors one instance over two connections: commands (PING, INFO,
 // PUBLISH of the hello), one batch at a time, and, when the node gossips,
@@ -79,6 +94,10 @@ type cmdConn struct {
 	nreqs     int
 	sentAt    time.Time
 	deadline  time.Time
+	// After a failed batch the connection is not dialled again before
+	// retryAt; fails counts the failed batches since the last reply.
+	retryAt time.Time
+	fails   uint8
 }
 
 // subConn is the hello subscription of a link.
@@ -87,6 +106,7 @@ type subConn struct {
 	dialing    bool
 	gen        uint32
 	retryAt    time.Time // no subscription before this, after a failure
+	fails      uint8     // failures since data was last read
 	lastData   time.Time // last reply or message read
 	pingSentAt time.Time // health-check PING outstanding since, or zero
 }
@@ -170,6 +190,9 @@ func (l *link) nextDue() time.Time {
 		due = earliest(l.nextPing, l.nextInfo())
 		if l.gossip {
 			due = earliest(due, l.nextHello)
+		}
+		if l.cmd.c == nil && due.Before(l.cmd.retryAt) {
+			due = l.cmd.retryAt
 		}
 	}
 	if !l.gossip {

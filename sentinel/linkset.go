@@ -299,7 +299,8 @@ func (s *linkSet) step(l *link, now time.Time) {
 	if l.cmd.nreqs > 0 && !now.Before(l.cmd.deadline) {
 		s.failCmd(l, os.ErrDeadlineExceeded, now)
 	}
-	if l.cmd.nreqs == 0 {
+	waitRetry := l.cmd.c == nil && !l.cmd.dialing && now.Before(l.cmd.retryAt)
+	if l.cmd.nreqs == 0 && !waitRetry {
 		if reqs, k := l.nextRequest(now); k > 0 {
 			if reqs[0] == reqInfo {
 				l.lastInfo = now
@@ -390,6 +391,8 @@ func (s *linkSet) failCmd(l *link, err error, now time.Time) {
 	}
 	reqs := l.cmd.reqs[:l.cmd.nreqs]
 	l.cmd.nreqs = 0
+	l.cmd.fails = min(l.cmd.fails, 254) + 1
+	l.cmd.retryAt = now.Add(l.retryAfter(l.cmd.fails))
 	for _, req := range reqs {
 		l.complete(s.n, req, nil, err, now)
 	}
@@ -431,7 +434,13 @@ func (s *linkSet) dropSub(l *link, now time.Time) {
 		s.closeConn(l.sub.c)
 		l.sub.c = nil
 	}
-	l.sub.retryAt = now.Add(retryDelay)
+	l.subFailed(now)
+}
+
+// subFailed schedules the next subscription attempt after a failure.
+func (l *link) subFailed(now time.Time) {
+	l.sub.fails = min(l.sub.fails, 254) + 1
+	l.sub.retryAt = now.Add(l.retryAfter(l.sub.fails))
 }
 
 // open connects l's command (sub false) or subscription connection: in
@@ -448,7 +457,7 @@ func (s *linkSet) open(l *link, sub bool, now, deadline time.Time) {
 		if err != nil {
 			err = fmt.Errorf("dial tcp %s: %w", l.dialer.addr, err)
 			if sub {
-				l.sub.retryAt = now.Add(retryDelay)
+				l.subFailed(now)
 			} else {
 				s.failCmd(l, err, now)
 			}
@@ -539,7 +548,7 @@ func (s *linkSet) dialed(m *linkMsg, now time.Time) {
 	}
 	switch {
 	case m.sub && m.err != nil:
-		l.sub.retryAt = now.Add(retryDelay)
+		l.subFailed(now)
 	case m.sub:
 		l.sub.c, l.sub.lastData, l.sub.pingSentAt = c, now, time.Time{}
 		s.wbuf = appendCommand(s.wbuf[:0], "SUBSCRIBE", helloChannel)
@@ -676,7 +685,7 @@ func (s *linkSet) handle(c *lconn, r *reply, now time.Time) {
 		return
 	}
 	if c.sub {
-		l.sub.lastData, l.sub.pingSentAt = now, time.Time{}
+		l.sub.lastData, l.sub.pingSentAt, l.sub.fails = now, time.Time{}, 0
 		if payload, ok := r.isMessage(); ok && !bytes.HasPrefix(payload, s.ownHello) {
 			if h, ok := parseHello(string(payload)); ok {
 				s.n.handleHello(h)
@@ -691,6 +700,7 @@ func (s *linkSet) handle(c *lconn, r *reply, now time.Time) {
 	req := l.cmd.reqs[0]
 	l.cmd.reqs[0] = l.cmd.reqs[1]
 	l.cmd.nreqs--
+	l.cmd.fails = 0
 	l.complete(s.n, req, r, nil, now)
 	if l.cmd.nreqs == 0 {
 		s.step(l, now)
