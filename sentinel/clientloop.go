@@ -352,8 +352,9 @@ func (l *clientLoop) handoff(lc *loopConn, first [][]byte) {
 }
 
 // loopSource reads a client's socket for its resp.Reader: once per
-// readiness (armed), so that a read that would block is never made; the
-// reader parses what it has and gets errAgain when it needs more.
+// readiness (armed), and again only while a read fills the buffer, so that
+// a read that would block is rarely made; the reader parses what it has
+// and gets errAgain when it needs more.
 type loopSource struct {
 	fd    int
 	armed bool
@@ -363,8 +364,8 @@ func (s *loopSource) Read(p []byte) (int, error) {
 	if !s.armed {
 		return 0, errAgain
 	}
-	s.armed = false
 	n, err := fdRead(s.fd, p)
+	s.armed = err == nil && n == len(p)
 	if err == nil && n == 0 {
 		return 0, io.EOF
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -19,6 +20,12 @@ import (
 type poller struct {
 	epfd, evfd int
 	events     []unix.EpollEvent
+
+	// mu orders wake, which any goroutine may call at any time, with
+	// close: a wake after close must not write to a descriptor number the
+	// process may have reused for another file.
+	mu     sync.Mutex
+	closed bool
 }
 
 func newPoller() (*poller, error) {
@@ -110,17 +117,27 @@ func (p *poller) wait(timeout time.Duration, ready []int) ([]int, error) {
 
 // wake makes a waiting (or the next) wait return.
 func (p *poller) wake() {
-	b := [8]byte{1}
-	_, _ = unix.Write(p.evfd, b[:])
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		b := [8]byte{1}
+		_, _ = unix.Write(p.evfd, b[:])
+	}
 }
 
 func (p *poller) close() {
-	_ = unix.Close(p.evfd)
-	_ = unix.Close(p.epfd)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		_ = unix.Close(p.evfd)
+		_ = unix.Close(p.epfd)
+	}
 }
 
 // detach takes the socket of a plain TCP connection out of Go's runtime:
-// it returns a non-blocking duplicate of the descriptor and closes nc.
+// it returns a non-blocking duplicate of the descriptor and closes nc. On
+// an error nc is left open.
 func detach(nc net.Conn) (int, error) {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
@@ -139,11 +156,11 @@ func detach(nc net.Conn) (int, error) {
 	if derr != nil {
 		return -1, derr
 	}
-	_ = nc.Close() // the duplicate keeps the socket open
 	if err := unix.SetNonblock(fd, true); err != nil {
 		_ = unix.Close(fd)
-		return -1, err
+		return -1, err // nc is untouched
 	}
+	_ = nc.Close() // the duplicate keeps the socket open
 	return fd, nil
 }
 
