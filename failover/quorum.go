@@ -103,6 +103,11 @@ type VoteTally struct {
 	// Votes recorded for other epochs must not be included. An empty
 	// candidate means "no vote yet" and is ignored.
 	Votes map[string]string
+	// Silent is the number of voters that have not voted and are not
+	// waited for any longer (the caller knows them unreachable): a
+	// candidate that cannot win without them has lost. Counting a voter
+	// silent can only end an attempt sooner, never make a second leader.
+	Silent int
 }
 
 // Needed returns the number of votes a candidate needs:
@@ -137,7 +142,7 @@ func (t VoteTally) Result(candidate string) VoteResult {
 			cast++
 		}
 	}
-	missing := max(t.Voters-cast, 0)
+	missing := max(t.Voters-cast-t.Silent, 0)
 	if votes+missing < t.Needed() {
 		return VoteLost
 	}

@@ -109,6 +109,10 @@ func TestVoteTally(t *testing.T) {
 		{"empty candidate never wins", failover.VoteTally{Voters: 1, Quorum: 1, Votes: map[string]string{"a": ""}}, "", failover.VotePending, 0, 1},
 		{"4 voters need 3", failover.VoteTally{Voters: 4, Quorum: 2, Votes: map[string]string{"a": "a", "b": "a"}}, "a", failover.VotePending, 2, 3},
 		{"4 voters, 2-2 split lost", failover.VoteTally{Voters: 4, Quorum: 2, Votes: map[string]string{"a": "a", "b": "a", "c": "c", "d": "c"}}, "a", failover.VoteLost, 2, 3},
+		{"5 voters split 2-1, two not yet voted: pending", failover.VoteTally{Voters: 5, Quorum: 2, Votes: map[string]string{"a": "a", "b": "a", "c": "c"}}, "a", failover.VotePending, 2, 3},
+		{"5 voters split 2-1, the two others silent: lost", failover.VoteTally{Voters: 5, Quorum: 2, Votes: map[string]string{"a": "a", "b": "a", "c": "c"}, Silent: 2}, "a", failover.VoteLost, 2, 3},
+		{"silent voters do not stop a win", failover.VoteTally{Voters: 5, Quorum: 2, Votes: map[string]string{"a": "a", "b": "a", "c": "a"}, Silent: 2}, "a", failover.VoteWon, 3, 3},
+		{"one silent of two missing: pending", failover.VoteTally{Voters: 5, Quorum: 2, Votes: map[string]string{"a": "a", "b": "a", "c": "c"}, Silent: 1}, "a", failover.VotePending, 2, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

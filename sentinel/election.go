@@ -311,11 +311,28 @@ func (n *Node) groupByAddrLocked(name, addr string) *group {
 // tallyLocked counts the votes of the current attempt. Voters are all nodes
 // known to monitor the master (self included), as in Sentinel: a node that
 // went away still counts, so a minority can never elect.
-func (n *Node) tallyLocked(g *group) failover.VoteResult {
+func (n *Node) tallyLocked(g *group, now time.Time) failover.VoteResult {
 	a := g.attempt
 	t := failover.VoteTally{Voters: len(g.peers) + 1, Quorum: g.cfg.Quorum, Votes: a.votes}
+	if now.Sub(a.start) >= voteGrace {
+		// Peers that have been unreachable for a while will not answer:
+		// without them a split vote (two candidates that started
+		// together) is lost now, and retried after a random delay,
+		// instead of at the election timeout.
+		for id := range g.peers {
+			if a.votes[id] == "" && !n.usablePeerLocked(id, now) {
+				t.Silent++
+			}
+		}
+	}
 	return t.Result(n.id)
 }
+
+// voteGrace is how long a candidate waits for the votes of peers that
+// gossip says are unreachable: a vote over the RESP port may still come
+// (gossip can be slow where RESP is not), and it comes within
+// milliseconds when it does.
+const voteGrace = time.Second
 
 // jitter is a random delay in [0, maxJitter) against repeated split votes.
 func jitter() time.Duration { return rand.N(maxJitter) }

@@ -35,7 +35,7 @@ func (n *Node) stepAttemptLocked(g *group, now time.Time) {
 	if g.attempt != a || a.m.State() != failover.StateWaitStart || a.won {
 		return
 	}
-	switch n.tallyLocked(g) {
+	switch n.tallyLocked(g, now) {
 	case failover.VoteWon:
 		if !n.offsetsFinalLocked(g, now, a) {
 			return // elected; select once the replicas' offsets are final
@@ -43,11 +43,17 @@ func (n *Node) stepAttemptLocked(g *group, now time.Time) {
 		a.won = true
 		n.applyLocked(g, n.crashAfterElectionLocked(a.m.Step(now, failover.Elected{})))
 	case failover.VoteLost:
-		// Every voter has answered and we cannot win (a split vote):
+		// The votes that can still come cannot make us win. When enough
+		// nodes are reachable for someone to win, this was a split vote:
 		// retry soon, after a random delay, rather than after the
-		// election timeout.
+		// election timeout. When they are not (this node is on the
+		// minority side of a partition) retrying sooner cannot help.
 		n.applyLocked(g, a.m.Step(now, failover.NotElected{}))
-		g.nextAttempt = now.Add(jitter())
+		if usable, voters := n.usableLocked(g, now); usable >= max(g.cfg.Quorum, failover.Majority(voters)) {
+			g.nextAttempt = now.Add(jitter())
+		} else {
+			g.nextAttempt = failover.NextAttempt(a.start, g.cfg.FailoverTimeout, jitter())
+		}
 	default:
 		if now.Sub(a.lastAsk) >= askPeriod {
 			n.askPeersLocked(g, now)

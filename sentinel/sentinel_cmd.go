@@ -472,11 +472,18 @@ func sentCKQuorum(n *Node, c *clientConn, args []string) {
 func (n *Node) usableLocked(g *group, now time.Time) (usable, voters int) {
 	usable, voters = 1, len(g.peers)+1
 	for id := range g.peers {
-		if p := n.peers[id]; p != nil && p.alive && now.Sub(p.lastState) <= opinionMaxAge {
+		if n.usablePeerLocked(id, now) {
 			usable++
 		}
 	}
 	return usable, voters
+}
+
+// usablePeerLocked reports whether peer id is alive in the gossip
+// cluster with a recent state. Requires n.mu.
+func (n *Node) usablePeerLocked(id string, now time.Time) bool {
+	p := n.peers[id]
+	return p != nil && p.alive && now.Sub(p.lastState) <= opinionMaxAge
 }
 
 // instanceFields renders an instance the way Sentinel's
