@@ -181,9 +181,10 @@ func rawRW(trap uintptr, fd int, b []byte) (int, unix.Errno) {
 	}
 }
 
-// fdRead reads what is available; errAgain when nothing is.
-func fdRead(fd int, b []byte) (int, error) {
-	n, errno := rawRW(unix.SYS_READ, fd, b)
+// rawOnce makes one read or write system call on fd: what it moved, or
+// errAgain when the socket was not ready.
+func rawOnce(trap uintptr, fd int, b []byte) (int, error) {
+	n, errno := rawRW(trap, fd, b)
 	switch errno {
 	case 0:
 		return n, nil
@@ -192,6 +193,9 @@ func fdRead(fd int, b []byte) (int, error) {
 	}
 	return 0, errno
 }
+
+// fdRead reads what is available; errAgain when nothing is.
+func fdRead(fd int, b []byte) (int, error) { return rawOnce(unix.SYS_READ, fd, b) }
 
 // fdWrite writes all of b or fails: a link's requests are a few hundred
 // bytes, one batch at a time, so a full socket buffer means a connection
@@ -212,16 +216,7 @@ func fdWrite(fd int, b []byte) error {
 
 // fdWriteSome writes what the socket takes of b now and returns how much
 // that was; errAgain when it takes nothing.
-func fdWriteSome(fd int, b []byte) (int, error) {
-	n, errno := rawRW(unix.SYS_WRITE, fd, b)
-	switch errno {
-	case 0:
-		return n, nil
-	case unix.EAGAIN:
-		return 0, errAgain
-	}
-	return 0, errno
-}
+func fdWriteSome(fd int, b []byte) (int, error) { return rawOnce(unix.SYS_WRITE, fd, b) }
 
 func fdClose(fd int) { _ = unix.Close(fd) }
 
