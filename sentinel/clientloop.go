@@ -268,9 +268,14 @@ func (l *clientLoop) process(lc *loopConn) {
 			}
 			return
 		case err != nil:
-			if resp.IsProtocolError(err) {
+			switch {
+			case resp.IsProtocolError(err):
 				l.n.protocolError(c, err)
-			} else if !errors.Is(err, io.EOF) && l.ctx.Err() == nil {
+			case errors.Is(err, io.EOF):
+				// A client that sent its commands and shut its side
+				// still gets the replies, as on the goroutine path.
+				_ = l.flush(lc)
+			case l.ctx.Err() == nil:
 				l.n.log.Debug("client read failed", "client", c.id, "err", err)
 			}
 			l.drop(lc)

@@ -3,6 +3,7 @@ package sentinel
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,6 +156,32 @@ func TestClientLoopKillAndCount(t *testing.T) {
 		}
 		if !closedByServer(admin) {
 			t.Fatal("a client that killed itself stays open")
+		}
+	})
+}
+
+// TestClientLoopHalfClose: a client that sends its commands and shuts its
+// side of the connection (printf ... | nc) gets every reply.
+func TestClientLoopHalfClose(t *testing.T) {
+	servePaths(t, unreachableMasters(t, 1), func(t *testing.T, n *Node) {
+		// One command; exactly the reader's first buffer (1024 bytes), so
+		// that the end of input comes on a read of its own; more than it.
+		exact := strings.Repeat("PING\r\n", 168) + "PING" + strings.Repeat(" ", 10) + "\r\n"
+		for _, req := range []string{"PING\r\n", exact, strings.Repeat("PING\r\n", 500)} {
+			count := strings.Count(req, "PING")
+			c := dialRaw(t, n.Addr())
+			c.send(req)
+			if err := c.conn.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range count {
+				if got := c.reply(); got != "+PONG\r\n" {
+					t.Fatalf("%d commands: reply %d is %q", count, i, got)
+				}
+			}
+			if !closedByServer(c) {
+				t.Fatalf("%d commands: not closed after the replies", count)
+			}
 		}
 	})
 }
