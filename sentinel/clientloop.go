@@ -100,6 +100,7 @@ func (l *clientLoop) adopt(c *clientConn) bool {
 	lc.r = resp.NewReader(&lc.in)
 	c.netConn = &loopSock{l: l, lc: lc, remote: remote, local: local}
 	c.w = resp.NewWriter(&lc.out)
+	c.looped = true
 	l.n.conns.Store(c, struct{}{})
 	if !l.post(loopMsg{lc: lc}) {
 		l.n.conns.Delete(c)

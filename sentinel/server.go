@@ -30,6 +30,11 @@ type clientConn struct {
 
 	sub *subscriber // non-nil once the client has subscribed to anything
 
+	// looped is set, before the client is listed in Node.conns, for a
+	// client the client loop serves; netConn then changes (under mu) if
+	// the loop hands it to a goroutine.
+	looped bool
+
 	authed bool // passed AUTH or HELLO AUTH (see auth.go); guarded by mu
 
 	meta clientMeta // what CLIENT LIST shows and CLIENT KILL filters on (client_cmd.go); guarded by mu
@@ -73,10 +78,14 @@ func (n *Node) serve(ctx context.Context) {
 	}
 }
 
-// closeConns closes every client connection (at shutdown).
+// closeConns closes every client connection (at shutdown) but those of the
+// client loop, which closes its own, and whose netConn changes when one is
+// handed to a goroutine.
 func (n *Node) closeConns() {
 	n.conns.Range(func(k, _ any) bool {
-		_ = k.(*clientConn).netConn.Close()
+		if c := k.(*clientConn); !c.looped {
+			_ = c.netConn.Close()
+		}
 		return true
 	})
 }
