@@ -21,12 +21,13 @@ import (
 // and its two sockets.
 //
 // On Linux plain TCP connections to numeric addresses are connected and
-// read straight from an epoll instance (linkpoll_linux.go), their AUTH and
-// CLIENT SETNAME pipelined ahead of the first requests. A connection to a
-// host name, or over TLS, is dialled by a short goroutine of its own; a
+// read straight from an epoll instance (linkpoll_linux.go). A connection to
+// a host name, or over TLS, is dialled by a short goroutine of its own; a
 // plain one then joins the epoll instance, while a TLS connection (or any
 // connection where there is no poller) is read by a small goroutine of its
-// own (pump) that hands what it reads to the loop.
+// own (pump) that hands what it reads to the loop. Either way the loop
+// sends AUTH and CLIENT SETNAME pipelined ahead of the first requests
+// (begin) and reads their replies with the others (handle).
 type linkSet struct {
 	n      *Node
 	ctx    context.Context
@@ -68,9 +69,9 @@ type lconn struct {
 	need int      // len(buf) before parsing again is worth it
 	dead bool
 
-	// A socket connected by the loop: connecting until the connect ends
-	// (by deadline); then hs replies of its handshake are still to come,
-	// the first of them AUTH's when auth is set.
+	// A socket connected by the loop is connecting until the connect ends
+	// (by deadline). Then, on every connection, hs replies of its handshake
+	// are still to come, the first of them AUTH's when auth is set.
 	connecting bool
 	auth       bool
 	hs         uint8
@@ -475,16 +476,16 @@ func (s *linkSet) open(l *link, sub bool, now, deadline time.Time) {
 	if sub {
 		l.sub.dialing = true
 		l.sub.gen++
-		s.dial(l, true, s.subName, l.sub.gen, deadline)
+		s.dial(l, true, l.sub.gen, deadline)
 	} else {
 		l.cmd.dialing = true
 		l.cmd.gen++
-		s.dial(l, false, s.cmdName, l.cmd.gen, deadline)
+		s.dial(l, false, l.cmd.gen, deadline)
 	}
 }
 
-// connectDone finishes a connect started by open: it sends the handshake
-// and then the batch in flight (command connection) or SUBSCRIBE.
+// connectDone finishes a connect started by open and begins the
+// connection.
 func (s *linkSet) connectDone(c *lconn, now time.Time) {
 	l := c.l
 	err := connectResult(c.fd)
@@ -496,6 +497,19 @@ func (s *linkSet) connectDone(c *lconn, now time.Time) {
 		return
 	}
 	c.connecting = false
+	if err := s.begin(c, now); err != nil {
+		s.connFailed(c, err, now)
+		return
+	}
+	s.reschedule(l, now)
+}
+
+// begin sends what a new connection sends first: the handshake (AUTH when
+// a password is configured, CLIENT SETNAME), then SUBSCRIBE on a
+// subscription or the batch in flight on a command connection. handle
+// takes the handshake's replies.
+func (s *linkSet) begin(c *lconn, now time.Time) error {
+	l := c.l
 	name := s.cmdName
 	if c.sub {
 		name = s.subName
@@ -509,18 +523,14 @@ func (s *linkSet) connectDone(c *lconn, now time.Time) {
 		b = s.appendBatch(b, l)
 	}
 	s.wbuf = b
-	if err := s.write(c, b); err != nil {
-		s.connFailed(c, err, now)
-		return
-	}
-	s.reschedule(l, now)
+	return s.write(c, b)
 }
 
 // dial runs linkDialer.dial on a goroutine; the result comes back as
 // msgDialed.
-func (s *linkSet) dial(l *link, sub bool, name string, gen uint32, deadline time.Time) {
+func (s *linkSet) dial(l *link, sub bool, gen uint32, deadline time.Time) {
 	s.wg.Go(func() {
-		nc, err := l.dialer.dial(s.ctx, name, deadline)
+		nc, err := l.dialer.dial(s.ctx, deadline)
 		s.post(linkMsg{kind: msgDialed, l: l, sub: sub, gen: gen, nc: nc, err: err})
 	})
 }
@@ -549,17 +559,18 @@ func (s *linkSet) dialed(m *linkMsg, now time.Time) {
 	switch {
 	case m.sub && m.err != nil:
 		l.subFailed(now)
-	case m.sub:
-		l.sub.c, l.sub.lastData, l.sub.pingSentAt = c, now, time.Time{}
-		s.wbuf = appendCommand(s.wbuf[:0], "SUBSCRIBE", helloChannel)
-		if err := s.write(c, s.wbuf); err != nil {
-			s.dropSub(l, now)
-		}
 	case m.err != nil:
 		s.failCmd(l, m.err, now)
 	default:
-		l.cmd.c = c
-		s.writeBatch(l, now)
+		if m.sub {
+			l.sub.c = c
+		} else {
+			l.cmd.c = c
+		}
+		if err := s.begin(c, now); err != nil {
+			s.connFailed(c, err, now)
+			return
+		}
 	}
 	s.reschedule(l, now)
 }
