@@ -33,11 +33,8 @@ type clientLoop struct {
 	ctx  context.Context
 	poll *poller
 
-	mu     sync.Mutex
-	inbox  []loopMsg
-	spare  []loopMsg
-	closed bool           // the loop has stopped: adopt refuses
-	wg     sync.WaitGroup // the goroutines of handed-off clients
+	inbox mailbox[loopMsg] // closed when the loop stops: adopt refuses
+	wg    sync.WaitGroup   // the goroutines of handed-off clients
 
 	// Owned by the loop goroutine.
 	conns   map[int]*loopConn
@@ -111,18 +108,11 @@ func (l *clientLoop) adopt(c *clientConn) bool {
 
 // post hands m to the loop and wakes it; false once the loop has stopped.
 func (l *clientLoop) post(m loopMsg) bool {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return false
-	}
-	l.inbox = append(l.inbox, m)
-	first := len(l.inbox) == 1
-	l.mu.Unlock()
+	first, ok := l.inbox.put(m)
 	if first {
 		l.poll.wake()
 	}
-	return true
+	return ok
 }
 
 // run serves the loop's clients until the node stops.
@@ -174,11 +164,8 @@ func (l *clientLoop) run() {
 
 // drain takes in new clients and drops killed ones.
 func (l *clientLoop) drain() {
-	l.mu.Lock()
-	msgs := l.inbox
-	l.inbox = l.spare[:0]
-	l.mu.Unlock()
-	for i, m := range msgs {
+	msgs := l.inbox.take()
+	for _, m := range msgs {
 		switch {
 		case m.kill:
 			if l.conns[m.lc.fd] == m.lc {
@@ -193,21 +180,15 @@ func (l *clientLoop) drain() {
 			}
 			l.conns[m.lc.fd] = m.lc
 		}
-		msgs[i] = loopMsg{}
 	}
-	l.spare = msgs[:0]
+	l.inbox.done(msgs)
 }
 
 // shutdown drops every client still in the loop, refuses new ones and
 // waits for the goroutines of those handed off (ctx closes their
 // connections).
 func (l *clientLoop) shutdown() {
-	l.mu.Lock()
-	l.closed = true
-	msgs := l.inbox
-	l.inbox = nil
-	l.mu.Unlock()
-	for _, m := range msgs {
+	for _, m := range l.inbox.close() {
 		if !m.kill {
 			l.n.conns.Delete(m.lc.c)
 			fdClose(m.lc.fd)

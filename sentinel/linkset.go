@@ -34,9 +34,7 @@ type linkSet struct {
 	poll   *poller       // nil: every connection is pumped
 	wakeCh chan struct{} // wakes the loop when there is no poller
 
-	mu    sync.Mutex
-	inbox []linkMsg
-	spare []linkMsg
+	inbox mailbox[linkMsg]
 	wg    sync.WaitGroup // dials and pumps
 
 	// Owned by the loop goroutine.
@@ -136,13 +134,10 @@ func newLinkSet(ctx context.Context, n *Node, pump bool) *linkSet {
 // add starts monitoring with l.
 func (s *linkSet) add(l *link) { s.post(linkMsg{kind: msgAdd, l: l}) }
 
-// post hands m to the loop and wakes it.
+// post hands m to the loop and wakes it. Once the loop has stopped, m is
+// dropped.
 func (s *linkSet) post(m linkMsg) {
-	s.mu.Lock()
-	s.inbox = append(s.inbox, m)
-	first := len(s.inbox) == 1
-	s.mu.Unlock()
-	if first {
+	if first, _ := s.inbox.put(m); first {
 		s.wake()
 	}
 }
@@ -228,11 +223,7 @@ func (s *linkSet) shutdown() {
 	}
 	s.sched = nil
 	s.wg.Wait()
-	s.mu.Lock()
-	msgs := s.inbox
-	s.inbox = nil
-	s.mu.Unlock()
-	for _, m := range msgs {
+	for _, m := range s.inbox.close() {
 		switch {
 		case m.kind == msgDialed && m.nc != nil:
 			_ = m.nc.Close()
@@ -247,10 +238,7 @@ func (s *linkSet) shutdown() {
 
 // drain handles the messages posted since the last pass.
 func (s *linkSet) drain(now time.Time) {
-	s.mu.Lock()
-	msgs := s.inbox
-	s.inbox = s.spare[:0]
-	s.mu.Unlock()
+	msgs := s.inbox.take()
 	for i := range msgs {
 		m := &msgs[i]
 		l := m.l
@@ -283,10 +271,7 @@ func (s *linkSet) drain(now time.Time) {
 			}
 		}
 	}
-	clear(msgs)
-	if cap(msgs) <= 64 { // a start-up burst is not kept
-		s.spare = msgs[:0]
-	}
+	s.inbox.done(msgs)
 }
 
 // step does what is due on l at now and schedules it again.
