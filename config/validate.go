@@ -89,21 +89,9 @@ func (c *Config) check() []*FieldError {
 	if c.Node.DataDir == "" {
 		add(fieldErr("node.data-dir", "must not be empty"))
 	}
-	switch strings.ToLower(c.Node.DenyScriptsReconfig) {
-	case "", "yes", "no", "true", "false":
-	default:
-		add(fieldErr("node.deny-scripts-reconfig", "want yes or no, got %q", c.Node.DenyScriptsReconfig))
-	}
-	switch strings.ToLower(c.Node.AnnounceHostnames) {
-	case "", "yes", "no", "true", "false":
-	default:
-		add(fieldErr("node.announce-hostnames", "want yes or no, got %q", c.Node.AnnounceHostnames))
-	}
-	switch strings.ToLower(c.HTTP.Pprof) {
-	case "", "yes", "no", "true", "false":
-	default:
-		add(fieldErr("http.pprof", "want yes or no, got %q", c.HTTP.Pprof))
-	}
+	add(checkYesNo("node.deny-scripts-reconfig", c.Node.DenyScriptsReconfig))
+	add(checkYesNo("node.announce-hostnames", c.Node.AnnounceHostnames))
+	add(checkYesNo("http.pprof", c.HTTP.Pprof))
 	errs = append(errs, c.checkSecurity()...)
 
 	add(checkBindAddr("gossip.bind", c.Gossip.Bind))
@@ -278,6 +266,16 @@ func checkPeerAddr(key, s string) *FieldError {
 
 // addrError reports a topology.ParseAddr failure without repeating the
 // address ParseAddr already quotes.
+// checkYesNo checks a yes/no setting: empty (the default), yes, no, true
+// or false, in any case.
+func checkYesNo(key, v string) *FieldError {
+	switch strings.ToLower(v) {
+	case "", "yes", "no", "true", "false":
+		return nil
+	}
+	return fieldErr(key, "want yes or no, got %q", v)
+}
+
 func addrError(key, s string, err error) *FieldError {
 	cause := errors.Unwrap(err)
 	if cause == nil {
