@@ -426,14 +426,14 @@ func (s *loopSock) Close() error {
 // off: a new command blocks nobody for being unlisted.
 func servedInLoop(args [][]byte) bool {
 	var buf [32]byte
-	switch string(lowerBytes(buf[:0], args[0])) {
+	switch string(lowerKey(buf[:0], args[0])) {
 	case "ping", "info", "role", "hello", "auth", "client", "command", "quit", "reset":
 		return true
 	case "sentinel":
 		if len(args) < 2 {
 			return true // an arity error
 		}
-		switch string(lowerBytes(buf[:0], args[1])) {
+		switch string(lowerKey(buf[:0], args[1])) {
 		case "get-master-addr-by-name", "masters", "master", "replicas", "slaves",
 			"sentinels", "myid", "ckquorum", "help", "info-cache", "explain",
 			"history", "pending-scripts":
@@ -444,13 +444,4 @@ func servedInLoop(args [][]byte) bool {
 		return false
 	}
 	return true // unknown: answered with an error
-}
-
-// lowerBytes appends b lower-cased (ASCII) to buf, as lowerKey does for a
-// string.
-func lowerBytes(buf, b []byte) []byte {
-	for _, c := range b {
-		buf = append(buf, lowerASCII(c))
-	}
-	return buf
 }

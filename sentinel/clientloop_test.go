@@ -185,3 +185,31 @@ func TestClientLoopHalfClose(t *testing.T) {
 		}
 	})
 }
+
+// TestServedInLoop: what runs in the loop is decided by name, in any case,
+// without allocating.
+func TestServedInLoop(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"PING"}, true},
+		{[]string{"sentinel", "GET-MASTER-ADDR-BY-NAME", "m"}, true},
+		{[]string{"SENTINEL"}, true},
+		{[]string{"Sentinel", "failover", "m"}, false},
+		{[]string{"SENTINEL", "is-master-down-by-addr", "1", "2", "3", "*"}, false},
+		{[]string{"subscribe", "x"}, false},
+		{[]string{"NOSUCHCOMMAND"}, true},
+	} {
+		raw := make([][]byte, len(tc.args))
+		for i, a := range tc.args {
+			raw[i] = []byte(a)
+		}
+		if got := servedInLoop(raw); got != tc.want {
+			t.Errorf("servedInLoop(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+		if allocs := testing.AllocsPerRun(100, func() { servedInLoop(raw) }); allocs != 0 {
+			t.Errorf("servedInLoop(%q) allocates %.0f times", tc.args, allocs)
+		}
+	}
+}

@@ -296,10 +296,10 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
-// lowerKey writes s lower-cased (ASCII) into buf for a map lookup that does
-// not allocate: m[string(lowerKey(buf[:0], s))]. A key longer than buf is
-// not truncated but spills to the heap.
-func lowerKey(buf []byte, s string) []byte {
+// lowerKey writes s lower-cased (ASCII) into buf for a map lookup or a
+// switch that does not allocate: m[string(lowerKey(buf[:0], s))]. A key
+// longer than buf is not truncated but spills to the heap.
+func lowerKey[S ~string | ~[]byte](buf []byte, s S) []byte {
 	for i := 0; i < len(s); i++ {
 		buf = append(buf, lowerASCII(s[i]))
 	}
