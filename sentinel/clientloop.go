@@ -315,24 +315,20 @@ func (l *clientLoop) handoff(lc *loopConn, first [][]byte) {
 		l.n.conns.Delete(c)
 		return
 	}
+	// Replies not yet flushed stay in the writer and go out on nc; none
+	// wait in lc.out, since a client is read (and so handed off) only
+	// while its socket takes every reply.
 	c.mu.Lock()
 	c.netConn = nc
 	lc.r.SetSource(nc)
 	c.w.SetOutput(nc)
 	killed := lc.killed.Load()
 	c.mu.Unlock()
-	pending := lc.out.pending
 	l.wg.Go(func() {
 		defer l.n.conns.Delete(c)
 		if killed {
 			_ = nc.Close()
 			return
-		}
-		if len(pending) > 0 {
-			if _, err := nc.Write(pending); err != nil {
-				_ = nc.Close()
-				return
-			}
 		}
 		l.n.handleConn(l.ctx, c, lc.r, cmd)
 	})
