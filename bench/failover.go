@@ -20,6 +20,7 @@ const (
 	mAllNodes     = "all_nodes_ms"
 	mFirstWrite   = "first_write_ms"
 	mLost         = "lost_writes"
+	mLostKeepable = "lost_writes_keepable"
 	mDualMaster   = "dual_master_ms"
 	mDualWritable = "dual_writable_ms"
 	mDemoted      = "old_master_demoted_ms"
@@ -46,6 +47,7 @@ func metricInfos() []metricInfo {
 		{mFirstWrite, "fault → first acked write on the new master (unavailability)", "ms", nil},
 		{mLastOldWrite, "fault → last acked write on the old master", "ms", []testbed.Fault{testbed.FaultManual}},
 		{mLost, "acknowledged writes lost", "", nil},
+		{mLostKeepable, "… of them held by a replica at the fault, or acked after it", "", timed},
 		{mDualMaster, "two servers answering ROLE master at once", "ms", alive},
 		{mDualWritable, "two servers accepting writes at once", "ms", alive},
 		{mDemoted, "old master reachable → it answers ROLE slave", "ms", alive},
@@ -81,6 +83,10 @@ type RunResult struct {
 	WritesTried int                `json:"writes_tried"`
 	WritesAcked int                `json:"writes_acked"`
 	LostSeqs    []int64            `json:"lost_seqs,omitempty"`
+	// Unreplicated lists the writes the old master acknowledged before the
+	// fault that no replica held shortly after it (kill9, sigstop): only
+	// the old master ever had them, so no controller could keep them.
+	Unreplicated []int64 `json:"unreplicated_seqs,omitempty"`
 	FaultAt     time.Time          `json:"fault_at"`
 	ResumedAt   *time.Time         `json:"resumed_at,omitempty"`
 	DurationMS  int64              `json:"duration_ms"`
@@ -196,7 +202,11 @@ func (r RunResult) summary() string {
 			fmt.Fprintf(&b, "%s=%.0f ", strings.TrimSuffix(k, "_ms"), v)
 		}
 	}
-	fmt.Fprintf(&b, "lost=%.0f/%d (%.1fs)", r.Metrics[mLost], r.WritesAcked, float64(r.DurationMS)/1000)
+	fmt.Fprintf(&b, "lost=%.0f/%d", r.Metrics[mLost], r.WritesAcked)
+	if len(r.Unreplicated) > 0 {
+		fmt.Fprintf(&b, " (%d on no replica at the fault)", len(r.Unreplicated))
+	}
+	fmt.Fprintf(&b, " (%.1fs)", float64(r.DurationMS)/1000)
 	return b.String()
 }
 
@@ -300,6 +310,18 @@ func (b *bench) measure(ctx context.Context, env *testbed.Env, r *RunResult) err
 	if err != nil {
 		return err
 	}
+	if r.Fault != testbed.FaultManual {
+		// The old master can send nothing more; what the replicas hold
+		// once the bytes already in flight have landed is all any
+		// controller can keep.
+		if err := sleep(ctx, unreplicatedAfter); err != nil {
+			return err
+		}
+		r.Unreplicated, err = unreplicated(ctx, grp, writer.Snapshot(), old, faultAt)
+		if err != nil {
+			return err
+		}
+	}
 	deadline := time.Duration(r.DownAfterMS)*time.Millisecond + 2*o.failoverTimeout + 10*time.Second
 	var newMaster string
 	failErr := waitFor(ctx, deadline, "every controller to answer a new master and a write acknowledged there", func() bool {
@@ -400,7 +422,59 @@ func (b *bench) measure(ctx context.Context, env *testbed.Env, r *RunResult) err
 	}
 	r.LostSeqs = lost
 	r.Metrics[mLost] = float64(len(lost))
+	if r.Fault != testbed.FaultManual {
+		only := map[int64]bool{}
+		for _, seq := range r.Unreplicated {
+			only[seq] = true
+		}
+		keepable := 0
+		for _, seq := range lost {
+			if !only[seq] {
+				keepable++
+			}
+		}
+		r.Metrics[mLostKeepable] = float64(keepable)
+	}
 	return nil
+}
+
+// unreplicatedAfter is how long after a kill9 or sigstop fault the
+// replicas are read for the writes the old master acknowledged before it:
+// long enough for bytes the master had already written to its replication
+// sockets to arrive (loopback), far shorter than any down-after.
+const unreplicatedAfter = 100 * time.Millisecond
+
+// unreplicatedWindow bounds which acknowledged writes are looked for on the
+// replicas: those acknowledged in this window before the fault. An older
+// write missing from every replica would be counted as keepable.
+const unreplicatedWindow = 2 * time.Second
+
+// unreplicated returns the writes old acknowledged shortly before faultAt
+// that no replica of grp holds.
+func unreplicated(ctx context.Context, grp *testbed.Group, writes []testbed.Write, old string, faultAt time.Time) ([]int64, error) {
+	var recent []testbed.Write
+	for _, w := range writes {
+		if w.Acked() && w.Addr == old && w.Start.Before(faultAt) && w.End.After(faultAt.Add(-unreplicatedWindow)) {
+			recent = append(recent, w)
+		}
+	}
+	missing := map[int64]int{}
+	for _, rep := range grp.Replicas {
+		lost, err := testbed.LostWrites(ctx, rep.Client(), "", recent)
+		if err != nil {
+			return nil, fmt.Errorf("reading the replicas after the fault: %w", err)
+		}
+		for _, seq := range lost {
+			missing[seq]++
+		}
+	}
+	var out []int64
+	for _, w := range recent {
+		if missing[w.Seq] == len(grp.Replicas) {
+			out = append(out, w.Seq)
+		}
+	}
+	return out, nil
 }
 
 // writeSegment is a run of consecutive writes with the same outcome.

@@ -93,6 +93,24 @@ func (t *table) stat(k caseKey, metric string) stat {
 	return summarize(vals)
 }
 
+// total sums metric over the successful runs of a case and counts the runs
+// where it was above zero.
+func (t *table) total(k caseKey, metric string) (sum float64, nonzero, runs int) {
+	for _, r := range t.cases[k] {
+		if !r.OK {
+			continue
+		}
+		if v, ok := r.Metrics[metric]; ok {
+			sum += v
+			runs++
+			if v > 0 {
+				nonzero++
+			}
+		}
+	}
+	return sum, nonzero, runs
+}
+
 // ratio renders vigil's median over sentinel's, or "—" when undefined.
 func ratio(v, s stat) string {
 	if !v.ok() || !s.ok() {
