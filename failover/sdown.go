@@ -83,6 +83,19 @@ func SubjectivelyDown(p Probe, now time.Time) bool {
 	return p.Reason(now) != NotDown
 }
 
+// SilentDownAt returns the first instant at which the silence rule of
+// Reason makes the instance down, if no acceptable reply comes before it.
+// A driver that evaluates on a periodic tick can wake at this instant
+// instead, so that s_down is declared when it becomes true rather than up
+// to a tick later.
+func (p Probe) SilentDownAt() time.Time {
+	silentSince := p.LastAcceptableReply
+	if p.PingPending && p.PingPendingSince.After(silentSince) {
+		silentSince = p.PingPendingSince
+	}
+	return silentSince.Add(p.DownAfter + 1)
+}
+
 // Reason returns why the instance is subjectively down at now, or NotDown.
 // An instance is down iff
 //

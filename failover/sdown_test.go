@@ -104,3 +104,23 @@ func TestSubjectivelyDownFromOldestPing(t *testing.T) {
 		t.Errorf("stale pending time: %v", got)
 	}
 }
+
+// SilentDownAt is the first instant at which Reason says down for silence:
+// not down a nanosecond before it, down at it.
+func TestSilentDownAt(t *testing.T) {
+	const downAfter = time.Second
+	for _, p := range []failover.Probe{
+		{DownAfter: downAfter, LastAcceptableReply: t0},
+		{DownAfter: downAfter, LastAcceptableReply: t0, PingPending: true, PingPendingSince: t0.Add(250 * time.Millisecond)},
+		{DownAfter: downAfter, LastAcceptableReply: t0, PingPending: true, PingPendingSince: t0.Add(-time.Hour)},
+		{DownAfter: 30 * time.Second, LastAcceptableReply: t0, ConfiguredMaster: true, RoleReported: topology.RoleMaster},
+	} {
+		at := p.SilentDownAt()
+		if got := p.Reason(at.Add(-time.Nanosecond)); got != failover.NotDown {
+			t.Errorf("%+v: a nanosecond before %v: %v, want not down", p, at, got)
+		}
+		if got := p.Reason(at); got == failover.NotDown {
+			t.Errorf("%+v: at %v: not down", p, at)
+		}
+	}
+}

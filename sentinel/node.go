@@ -513,7 +513,13 @@ func (n *Node) saveStateLocked() {
 func (n *Node) tickLoop(ctx context.Context) {
 	t := time.NewTicker(tickPeriod)
 	defer t.Stop()
+	// early fires between ticks when a master's silence reaches
+	// down-after, so that s_down (and the o_down and failover that follow)
+	// is not up to a tick late.
+	early := time.NewTimer(time.Hour)
+	defer early.Stop()
 	for {
+		var at time.Time
 		select {
 		case <-ctx.Done():
 			return
@@ -521,9 +527,14 @@ func (n *Node) tickLoop(ctx context.Context) {
 			// Not the tick's own timestamp: a tick that waited in the
 			// channel while a wake ran would be older than the last one,
 			// which TILT takes for the clock going backwards.
-			n.tick(time.Now())
+			at = n.tick(time.Now())
 		case <-n.wake:
-			n.tick(time.Now())
+			at = n.tick(time.Now())
+		case <-early.C:
+			at = n.tick(time.Now())
+		}
+		if d := time.Until(at); !at.IsZero() && d < tickPeriod {
+			early.Reset(max(d, 0))
 		}
 	}
 }
@@ -540,12 +551,14 @@ func (n *Node) wakeTick() {
 	}
 }
 
-// tick re-evaluates every decision from the latest observations.
-func (n *Node) tick(now time.Time) {
+// tick re-evaluates every decision from the latest observations. It
+// returns the earliest time a master still answering would turn s_down if
+// it stays silent (zero if none), for the tick loop to wake then.
+func (n *Node) tick(now time.Time) (sdownAt time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.crashedLocked() {
-		return
+		return time.Time{}
 	}
 	n.checkTiltLocked(now)
 	tilt := n.tiltLocked()
@@ -553,7 +566,9 @@ func (n *Node) tick(now time.Time) {
 		g := n.groups[name]
 		n.clearRegressionLocked(g, now)
 		sdownBefore := g.master.sdown
-		n.checkSDown(g.master, now)
+		if at := n.checkSDown(g.master, now); !at.IsZero() && (sdownAt.IsZero() || at.Before(sdownAt)) {
+			sdownAt = at
+		}
 		for _, r := range g.sortedReplicas() {
 			n.checkSDown(r, now)
 		}
@@ -584,6 +599,7 @@ func (n *Node) tick(now time.Time) {
 			n.setInfoPeriodLocked(g, inst, now)
 		}
 	}
+	return sdownAt
 }
 
 // setInfoPeriodLocked gives inst's link the INFO period it should have now.
@@ -604,7 +620,11 @@ func (n *Node) instances(g *group) []*instance {
 
 // checkSDown applies failover.SubjectivelyDown to one instance and emits
 // +sdown / -sdown on a change. Requires n.mu.
-func (n *Node) checkSDown(inst *instance, now time.Time) {
+//
+// For an instance that is not down but not answering either (a PING
+// pending, or no link), it returns when silence will make it down; zero
+// otherwise.
+func (n *Node) checkSDown(inst *instance, now time.Time) (downAt time.Time) {
 	probe := failover.Probe{
 		DownAfter:           inst.group.cfg.DownAfter,
 		LastAcceptableReply: inst.lastOKReply,
@@ -633,6 +653,10 @@ func (n *Node) checkSDown(inst *instance, now time.Time) {
 		n.log.Info("instance back up", "master", inst.group.name(), "addr", inst.addr.String())
 		n.emit(Event{Type: "-sdown", Warning: true, Payload: n.instanceRef(inst)})
 	}
+	if silent := probe.PingPending || !inst.connected; inst.sdown || !silent {
+		return time.Time{}
+	}
+	return probe.SilentDownAt()
 }
 
 // instanceRef formats an instance the way Sentinel's events do:
