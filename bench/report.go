@@ -260,7 +260,7 @@ func markdown(res *Results, pngRel string) []byte {
 	p("## Acknowledged writes lost\n\n")
 	p("Summed over every successful run of a case, with the runs that lost any. *Keepable* leaves out the writes\n")
 	p("the old master acknowledged just before a kill -9 or SIGSTOP and never sent to a replica (no controller can\n")
-	p("keep those; see Metrics).\n\n")
+	p("keep those; see Metrics); after a manual failover every lost write was keepable.\n\n")
 	p("| Fault | down-after | vigil: lost (runs) | redis-sentinel: lost (runs) | vigil: keepable lost | redis-sentinel: keepable lost |\n|---|---|---|---|---|---|\n")
 	for _, da := range st.DownAfterMS {
 		for _, f := range st.Faults {
@@ -268,12 +268,9 @@ func markdown(res *Results, pngRel string) []byte {
 			for _, m := range []string{mLost, mLostKeepable} {
 				for _, k := range []testbed.Kind{testbed.KindVigil, testbed.KindSentinel} {
 					sum, nonzero, runs := t.total(caseKey{da, f, k}, m)
-					switch {
-					case runs == 0 && m == mLostKeepable && f == testbed.FaultManual:
-						p("| (all of them) ")
-					case runs == 0:
+					if runs == 0 {
 						p("| — ")
-					default:
+					} else {
 						p("| %.0f (%d of %d) ", sum, nonzero, runs)
 					}
 				}
@@ -339,7 +336,7 @@ func markdown(res *Results, pngRel string) []byte {
 	p("| fault → every node answers the new master | the moment the last controller first answered the new master to GET-MASTER-ADDR-BY-NAME |\n")
 	p("| fault → first acked write on the new master | the unavailability window a client writing through discovery sees; while the old master is frozen (sigstop) each attempt waits the full %d ms timeout, so this has up to that much client-side granularity |\n", st.WriteTimeoutMS)
 	p("| acknowledged writes lost | acknowledged writes whose key is missing on the final master |\n")
-	p("| … of them held by a replica at the fault, or acked after it | the lost writes a controller could have kept (kill9, sigstop): %d ms after the fault the harness reads from every replica the writes the old master acknowledged in the %d s before it; a write that no replica holds then existed only on the old master, which can send nothing more, and is left out. A lost write a replica held means the wrong replica was promoted; one acknowledged after the fault means two masters took writes |\n", unreplicatedAfter.Milliseconds(), int(unreplicatedWindow.Seconds()))
+	p("| … of them a controller could have kept | after kill9 and sigstop, %d ms after the fault, the harness reads from every replica the writes the old master acknowledged in the %d s before it; a write that no replica holds then existed only on the old master, which can send nothing more, and is left out here. A lost write a replica held means the wrong replica was promoted; one acknowledged after the fault means two masters took writes. After a manual failover every lost write counts |\n", unreplicatedAfter.Milliseconds(), int(unreplicatedWindow.Seconds()))
 	p("| two servers answering ROLE master / accepting writes at once | total time, after the fault, during which at least two servers did so (sigstop, manual) |\n")
 	p("| old master reachable → it answers ROLE slave | from SIGCONT (sigstop) or the fault (manual) until the old master answered ROLE as a replica; capped at the harness's wait |\n\n")
 
