@@ -268,6 +268,17 @@ func connect(cmd *cobra.Command, env []string, o *connOptions, readTimeout time.
 	return dial(cmd.Context(), *o, max(readTimeout, o.timeout))
 }
 
+// onNode connects to the node o names, runs f on the connection and closes
+// it: the body of every command that asks one node something.
+func onNode(cmd *cobra.Command, env []string, o *connOptions, readTimeout time.Duration, f func(*opsClient) error) error {
+	oc, err := connect(cmd, env, o, readTimeout)
+	if err != nil {
+		return err
+	}
+	defer oc.close()
+	return f(oc)
+}
+
 // masterAddr asks the node for the current address of master name.
 func (oc *opsClient) masterAddr(ctx context.Context, name string) (string, error) {
 	hp, err := oc.c.GetMasterAddrByName(ctx, name).Result()
@@ -290,17 +301,14 @@ func newGetMasterAddrCmd(env []string) *cobra.Command {
 		Short: "Print the current address (host:port) of a monitored master",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := connect(cmd, env, &o, 0)
-			if err != nil {
-				return err
-			}
-			defer oc.close()
-			addr, err := oc.masterAddr(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), addr)
-			return nil
+			return onNode(cmd, env, &o, 0, func(oc *opsClient) error {
+				addr, err := oc.masterAddr(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), addr)
+				return nil
+			})
 		},
 	}
 	addConnFlags(cmd, &o)
@@ -314,22 +322,19 @@ func newCKQuorumCmd(env []string) *cobra.Command {
 		Short: "Check that the nodes can agree on a failover of a master (exit 1 when they cannot)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := connect(cmd, env, &o, 0)
-			if err != nil {
-				return err
-			}
-			defer oc.close()
-			reply, err := oc.c.CkQuorum(cmd.Context(), args[0]).Result()
-			var rerr redis.Error
-			if errors.As(err, &rerr) && hasPrefixFold(rerr.Error(), "NOQUORUM") {
-				fmt.Fprintln(cmd.OutOrStdout(), rerr.Error())
-				return &exitError{exitFailure, fmt.Errorf("master %s: quorum or failover authorization cannot be reached", args[0])}
-			}
-			if err != nil {
-				return oc.fail(args[0], err)
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), reply)
-			return nil
+			return onNode(cmd, env, &o, 0, func(oc *opsClient) error {
+				reply, err := oc.c.CkQuorum(cmd.Context(), args[0]).Result()
+				var rerr redis.Error
+				if errors.As(err, &rerr) && hasPrefixFold(rerr.Error(), "NOQUORUM") {
+					fmt.Fprintln(cmd.OutOrStdout(), rerr.Error())
+					return &exitError{exitFailure, fmt.Errorf("master %s: quorum or failover authorization cannot be reached", args[0])}
+				}
+				if err != nil {
+					return oc.fail(args[0], err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), reply)
+				return nil
+			})
 		},
 	}
 	addConnFlags(cmd, &o)
@@ -346,21 +351,18 @@ func newFailoverCmd(env []string) *cobra.Command {
 			"as soon as the failover started; follow it with `vigil status NAME`.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := connect(cmd, env, &o, 0)
-			if err != nil {
-				return err
-			}
-			defer oc.close()
-			if err := oc.c.Failover(cmd.Context(), args[0]).Err(); err != nil {
-				err = oc.fail(args[0], err)
-				var ee *exitError
-				if errors.As(err, &ee) && ee.code == exitFailure {
-					ee.err = fmt.Errorf("failover of %s refused: %w", args[0], ee.err)
+			return onNode(cmd, env, &o, 0, func(oc *opsClient) error {
+				if err := oc.c.Failover(cmd.Context(), args[0]).Err(); err != nil {
+					err = oc.fail(args[0], err)
+					var ee *exitError
+					if errors.As(err, &ee) && ee.code == exitFailure {
+						ee.err = fmt.Errorf("failover of %s refused: %w", args[0], ee.err)
+					}
+					return err
 				}
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "failover of %s started\n", args[0])
-			return nil
+				fmt.Fprintf(cmd.OutOrStdout(), "failover of %s started\n", args[0])
+				return nil
+			})
 		},
 	}
 	addConnFlags(cmd, &o)
@@ -393,33 +395,30 @@ func newSwitchoverCmd(env []string) *cobra.Command {
 			if wait <= 0 {
 				return &exitError{exitUsage, fmt.Errorf("--wait must be positive, got %v", wait)}
 			}
-			oc, err := connect(cmd, env, &o, wait)
-			if err != nil {
-				return err
-			}
-			defer oc.close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
-			defer cancel()
-			if err := oc.do(ctx, req...).Err(); err != nil {
-				if isTimeout(err) {
-					return &exitError{exitFailure, fmt.Errorf("switchover of %s: no answer within %v; it may still be in progress, check `vigil status %s`: %w", name, wait, name, err)}
+			return onNode(cmd, env, &o, wait, func(oc *opsClient) error {
+				ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+				defer cancel()
+				if err := oc.do(ctx, req...).Err(); err != nil {
+					if isTimeout(err) {
+						return &exitError{exitFailure, fmt.Errorf("switchover of %s: no answer within %v; it may still be in progress, check `vigil status %s`: %w", name, wait, name, err)}
+					}
+					err = oc.fail(name, err)
+					var ee *exitError
+					if errors.As(err, &ee) && ee.code == exitFailure {
+						ee.err = fmt.Errorf("switchover of %s failed: %w", name, ee.err)
+					}
+					return err
 				}
-				err = oc.fail(name, err)
-				var ee *exitError
-				if errors.As(err, &ee) && ee.code == exitFailure {
-					ee.err = fmt.Errorf("switchover of %s failed: %w", name, ee.err)
+				actx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+				defer cancel()
+				addr, err := oc.masterAddr(actx, name)
+				if err != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "switchover of %s done\n", name)
+					return err
 				}
-				return err
-			}
-			actx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
-			defer cancel()
-			addr, err := oc.masterAddr(actx, name)
-			if err != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "switchover of %s done\n", name)
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "switchover of %s done: new master %s\n", name, addr)
-			return nil
+				fmt.Fprintf(cmd.OutOrStdout(), "switchover of %s done: new master %s\n", name, addr)
+				return nil
+			})
 		},
 	}
 	addConnFlags(cmd, &o)

@@ -20,16 +20,13 @@ func newPauseCmd(env []string, pause bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := connect(cmd, env, &o, 0)
-			if err != nil {
-				return err
-			}
-			defer oc.close()
-			if err := oc.do(cmd.Context(), "sentinel", sub, args[0]).Err(); err != nil {
-				return oc.fail(args[0], err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %sd\n", args[0], verb)
-			return nil
+			return onNode(cmd, env, &o, 0, func(oc *opsClient) error {
+				if err := oc.do(cmd.Context(), "sentinel", sub, args[0]).Err(); err != nil {
+					return oc.fail(args[0], err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %sd\n", args[0], verb)
+				return nil
+			})
 		},
 	}
 	addConnFlags(cmd, &o)
@@ -48,30 +45,27 @@ func newExplainCmd(env []string) *cobra.Command {
 		Short: "Say why a master is or is not being failed over right now",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := connect(cmd, env, &o, 0)
-			if err != nil {
-				return err
-			}
-			defer oc.close()
-			v, err := oc.do(cmd.Context(), "sentinel", "explain", args[0]).Result()
-			if err != nil {
-				return oc.fail(args[0], err)
-			}
-			d := decodeExplain(v)
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(d)
-			}
-			fmt.Fprintf(out, "%s: %s\n", args[0], d.Reason)
-			for _, line := range d.Details {
-				fmt.Fprintf(out, "  %s\n", line)
-			}
-			if d.LastAbort != "" {
-				fmt.Fprintf(out, "  last attempt ended: %s\n", d.LastAbort)
-			}
-			return nil
+			return onNode(cmd, env, &o, 0, func(oc *opsClient) error {
+				v, err := oc.do(cmd.Context(), "sentinel", "explain", args[0]).Result()
+				if err != nil {
+					return oc.fail(args[0], err)
+				}
+				d := decodeExplain(v)
+				out := cmd.OutOrStdout()
+				if asJSON {
+					enc := json.NewEncoder(out)
+					enc.SetIndent("", "  ")
+					return enc.Encode(d)
+				}
+				fmt.Fprintf(out, "%s: %s\n", args[0], d.Reason)
+				for _, line := range d.Details {
+					fmt.Fprintf(out, "  %s\n", line)
+				}
+				if d.LastAbort != "" {
+					fmt.Fprintf(out, "  last attempt ended: %s\n", d.LastAbort)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -25,26 +25,23 @@ func newHistoryCmd(env []string) *cobra.Command {
 		Short: "Show the failover attempts a node recorded for a master, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := connect(cmd, env, &o, 0)
-			if err != nil {
-				return err
-			}
-			defer oc.close()
-			text, err := oc.do(cmd.Context(), "sentinel", "history", args[0]).Text()
-			if err != nil {
-				return oc.fail(args[0], err)
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				_, err := io.WriteString(out, text+"\n")
-				return err
-			}
-			var h []sentinel.Attempt
-			if err := json.Unmarshal([]byte(text), &h); err != nil {
-				return &exitError{exitFailure, fmt.Errorf("decode history: %w", err)}
-			}
-			printHistory(out, h, timeline)
-			return nil
+			return onNode(cmd, env, &o, 0, func(oc *opsClient) error {
+				text, err := oc.do(cmd.Context(), "sentinel", "history", args[0]).Text()
+				if err != nil {
+					return oc.fail(args[0], err)
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					_, err := io.WriteString(out, text+"\n")
+					return err
+				}
+				var h []sentinel.Attempt
+				if err := json.Unmarshal([]byte(text), &h); err != nil {
+					return &exitError{exitFailure, fmt.Errorf("decode history: %w", err)}
+				}
+				printHistory(out, h, timeline)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON document")

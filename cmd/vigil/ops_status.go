@@ -82,25 +82,22 @@ func newStatusCmd(env []string) *cobra.Command {
 		Short: "Show the masters a node monitors, their replicas and the other nodes",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := connect(cmd, env, &o, 0)
-			if err != nil {
-				return err
-			}
-			defer oc.close()
-			name := ""
-			if len(args) == 1 {
-				name = args[0]
-			}
-			st, err := gatherStatus(cmd.Context(), oc, name)
-			if err != nil {
-				return err
-			}
-			if jsonOut {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
-			}
-			return writeStatus(cmd.OutOrStdout(), st)
+			return onNode(cmd, env, &o, 0, func(oc *opsClient) error {
+				name := ""
+				if len(args) == 1 {
+					name = args[0]
+				}
+				st, err := gatherStatus(cmd.Context(), oc, name)
+				if err != nil {
+					return err
+				}
+				if jsonOut {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					return enc.Encode(st)
+				}
+				return writeStatus(cmd.OutOrStdout(), st)
+			})
 		},
 	}
 	addConnFlags(cmd, &o)
