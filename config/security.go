@@ -429,12 +429,8 @@ func (l *loader) decodeUsers(key string, e entry) (users []UserConfig, ok bool) 
 
 // decodeMasterTLS reads masters.NAME.tls into t.
 func (l *loader) decodeMasterTLS(t *MasterTLSConfig, key string, e entry) {
-	v := resolve(e.val)
-	if isNull(v) {
-		return
-	}
-	if v.Kind != yaml.MappingNode {
-		l.fail(&FieldError{Key: key, Message: "must be a mapping, got " + describe(v), Origin: l.at(e.line)})
+	v, ok := l.mappingAt(key, e, "a mapping")
+	if !ok {
 		return
 	}
 	for _, f := range l.entries(v, key) {

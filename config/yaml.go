@@ -219,16 +219,27 @@ func (l *loader) decodeFile(data []byte) (map[string]any, map[string]MasterConfi
 	return values, masters, nil
 }
 
+// mappingAt resolves e's value, which must be what (a mapping) at key: it
+// reports anything else, and returns false for that and for null (an empty
+// section, left at its defaults).
+func (l *loader) mappingAt(key string, e entry, what string) (*yaml.Node, bool) {
+	v := resolve(e.val)
+	if isNull(v) {
+		return nil, false
+	}
+	if v.Kind != yaml.MappingNode {
+		l.fail(&FieldError{Key: key, Message: "must be " + what + ", got " + describe(v), Origin: l.at(e.line)})
+		return nil, false
+	}
+	return v, true
+}
+
 // decodeSection reads one of node, gossip, log, http, or a group of keys
 // within one (node.tls) at path, storing the values in values under their
 // dotted keys. node.users is kept aside: it is not a viper setting.
 func (l *loader) decodeSection(path string, e entry, values map[string]any) {
-	v := resolve(e.val)
-	if isNull(v) {
-		return
-	}
-	if v.Kind != yaml.MappingNode {
-		l.fail(&FieldError{Key: path, Message: "must be a mapping, got " + describe(v), Origin: l.at(e.line)})
+	v, ok := l.mappingAt(path, e, "a mapping")
+	if !ok {
 		return
 	}
 	for _, f := range l.entries(v, path) {
@@ -339,12 +350,8 @@ func masterKeys() []string {
 // decodeMasters reads the masters section. Masters whose value is not a
 // mapping are reported and left out.
 func (l *loader) decodeMasters(e entry) map[string]MasterConfig {
-	v := resolve(e.val)
-	if isNull(v) {
-		return nil
-	}
-	if v.Kind != yaml.MappingNode {
-		l.fail(&FieldError{Key: "masters", Message: "must be a mapping of master name to settings, got " + describe(v), Origin: l.at(e.line)})
+	v, ok := l.mappingAt("masters", e, "a mapping of master name to settings")
+	if !ok {
 		return nil
 	}
 	out := make(map[string]MasterConfig)
