@@ -28,8 +28,11 @@ const (
 // CostResult is the resource use of one controller monitoring one master.
 type CostResult struct {
 	Kind testbed.Kind `json:"kind"`
-	// RSSIdleKiB is VmRSS after the idle period.
-	RSSIdleKiB int64 `json:"rss_idle_kib"`
+	// RSSIdleKiB is VmRSS after the idle period; AnonIdleKiB and
+	// FileIdleKiB its RssAnon and RssFile parts.
+	RSSIdleKiB  int64 `json:"rss_idle_kib"`
+	AnonIdleKiB int64 `json:"anon_idle_kib,omitempty"`
+	FileIdleKiB int64 `json:"file_idle_kib,omitempty"`
 	// RSSAfterBenchKiB is VmRSS right after redis-benchmark, HWMKiB the
 	// peak (VmHWM) over the whole life of the process.
 	RSSAfterBenchKiB int64 `json:"rss_after_bench_kib"`
@@ -137,6 +140,7 @@ func (b *bench) costSection(ctx context.Context) []CostResult {
 		}
 		sub.res.IdleSeconds = elapsed
 		sub.res.RSSIdleKiB = st.RSSKiB
+		sub.res.AnonIdleKiB, sub.res.FileIdleKiB = st.AnonKiB, st.FileKiB
 		sub.res.IdleCPUPercent = float64(st.CPUTicks-before[sub].CPUTicks) / testbed.ClockTicksPerSecond / elapsed * percent
 	}
 

@@ -86,11 +86,11 @@ type RunResult struct {
 	// Unreplicated lists the writes the old master acknowledged before the
 	// fault that no replica held shortly after it (kill9, sigstop): only
 	// the old master ever had them, so no controller could keep them.
-	Unreplicated []int64 `json:"unreplicated_seqs,omitempty"`
-	FaultAt     time.Time          `json:"fault_at"`
-	ResumedAt   *time.Time         `json:"resumed_at,omitempty"`
-	DurationMS  int64              `json:"duration_ms"`
-	Events      []testbed.Event    `json:"events,omitempty"`
+	Unreplicated []int64         `json:"unreplicated_seqs,omitempty"`
+	FaultAt      time.Time       `json:"fault_at"`
+	ResumedAt    *time.Time      `json:"resumed_at,omitempty"`
+	DurationMS   int64           `json:"duration_ms"`
+	Events       []testbed.Event `json:"events,omitempty"`
 	// WriteTimeline groups the writes from shortly before the fault on by
 	// outcome: runs of writes acknowledged by the same server, or failing
 	// with the same error.

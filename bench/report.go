@@ -399,7 +399,10 @@ func markdown(res *Results, pngRel string) []byte {
 	} else {
 		p("One controller (quorum 1) of each kind, each watching a master with %d replicas of its own, all running at\n", st.Replicas)
 		p("once. After a %s warm-up CPU is utime+stime from `/proc/PID/stat` over the same %.0f s of idling, as a\n", costWarmup, st.CostIdleS)
-		p("percentage of one core; RSS is `VmRSS` from `/proc/PID/status`. Throughput is the median of %d runs of\n", costBenchRepeats)
+		p("percentage of one core; RSS is `VmRSS` from `/proc/PID/status`, split into `RssAnon` (memory the process\n")
+		p("owns) and `RssFile` (pages of its executable and libraries: vigil is one static executable, whose pages count\n")
+		p("as its own; redis-sentinel's shared libraries are counted too, though other processes map the same pages).\n")
+		p("Throughput is the median of %d runs of\n", costBenchRepeats)
 		p("`redis-benchmark -c %d -n %d -q SENTINEL get-master-addr-by-name mymaster` against each controller, the kinds\n", costBenchClients, st.CostRequests)
 		p("taking turns run by run so that the machine's drift falls on both alike; the controller's CPU is counted over\n")
 		p("its own runs. redis-benchmark runs on the same CPUs and needs about one of the two cores itself, so it, not the\n")
@@ -414,6 +417,10 @@ func markdown(res *Results, pngRel string) []byte {
 			p("| %s | "+format+" | "+format+" | %s |\n", label, fv, fs, r)
 		}
 		row("RSS idle (MiB)", mib(v.RSSIdleKiB), mib(s.RSSIdleKiB), "%.1f")
+		if v.AnonIdleKiB > 0 && s.AnonIdleKiB > 0 {
+			row("… of it anonymous: heap, stacks (MiB)", mib(v.AnonIdleKiB), mib(s.AnonIdleKiB), "%.1f")
+			row("… of it mapped files: executable, libraries (MiB)", mib(v.FileIdleKiB), mib(s.FileIdleKiB), "%.1f")
+		}
 		row("RSS after the benchmark (MiB)", mib(v.RSSAfterBenchKiB), mib(s.RSSAfterBenchKiB), "%.1f")
 		row("peak RSS, VmHWM (MiB)", mib(v.HWMKiB), mib(s.HWMKiB), "%.1f")
 		row("idle CPU (% of one core)", v.IdleCPUPercent, s.IdleCPUPercent, "%.2f")

@@ -37,6 +37,11 @@ type ProcStats struct {
 	RSSKiB int64
 	// HWMKiB is VmHWM (peak RSS) from /proc/PID/status, in KiB.
 	HWMKiB int64
+	// AnonKiB and FileKiB split VmRSS (RssAnon, RssFile): memory the
+	// process owns (heap, stacks), and pages of files it maps (its
+	// executable and shared libraries), which the kernel can drop and
+	// read again, and which processes mapping the same file share.
+	AnonKiB, FileKiB int64
 	// CPUTicks is utime+stime from /proc/PID/stat, in clock ticks
 	// ([ClockTicksPerSecond] per second).
 	CPUTicks int64
@@ -72,6 +77,10 @@ func ReadProcStats(pid int) (ProcStats, error) {
 			st.RSSKiB = n
 		case "VmHWM":
 			st.HWMKiB = n
+		case "RssAnon":
+			st.AnonKiB = n
+		case "RssFile":
+			st.FileKiB = n
 		}
 	}
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")

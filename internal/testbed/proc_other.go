@@ -16,9 +16,9 @@ func processState(int) byte { return 0 }
 
 // ProcStats is a process's resource use read from /proc (Linux only).
 type ProcStats struct {
-	RSSKiB   int64
-	HWMKiB   int64
-	CPUTicks int64
+	RSSKiB, HWMKiB   int64
+	AnonKiB, FileKiB int64
+	CPUTicks         int64
 }
 
 // ClockTicksPerSecond is USER_HZ on Linux.
