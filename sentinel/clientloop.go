@@ -69,7 +69,7 @@ func (n *Node) newClientLoop(ctx context.Context) *clientLoop {
 	if n.serveGoroutines {
 		return nil
 	}
-	p, err := newPoller()
+	p, err := newPoller(clientBlockFirst)
 	if err != nil {
 		return nil
 	}

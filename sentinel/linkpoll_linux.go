@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -20,6 +22,14 @@ import (
 type poller struct {
 	epfd, evfd int
 	events     []unix.EpollEvent
+	// parkFile is the epoll instance that long waits park on, in Go's
+	// network poller, and parkRC its raw access (see initPark); nil if
+	// it could not be set up.
+	parkFile *os.File
+	parkRC   syscall.RawConn
+	parkFD   int // parkFile's descriptor (its Fd method would make it blocking)
+	// blockFirst is how long a long wait blocks before it parks.
+	blockFirst time.Duration
 
 	// mu orders wake, which any goroutine may call at any time, with
 	// close: a wake after close must not write to a descriptor number the
@@ -28,7 +38,9 @@ type poller struct {
 	closed bool
 }
 
-func newPoller() (*poller, error) {
+// newPoller returns a poller whose long waits block for blockFirst before
+// they park (see wait).
+func newPoller(blockFirst time.Duration) (*poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -38,12 +50,39 @@ func newPoller() (*poller, error) {
 		_ = unix.Close(epfd)
 		return nil, err
 	}
-	p := &poller{epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 128)}
+	p := &poller{epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 128), blockFirst: blockFirst}
 	if err := p.add(evfd); err != nil {
 		p.close()
 		return nil, err
 	}
+	p.initPark()
 	return p, nil
+}
+
+// initPark sets up parking (see wait): a second epoll instance, which
+// holds epfd only while the loop is parked, registered in Go's network
+// poller as a file. Were epfd itself registered there, every event of a
+// busy loop would also wake the runtime's poller. Without it every wait
+// blocks in epoll_wait.
+func (p *poller) initPark() {
+	outer, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return
+	}
+	if unix.SetNonblock(outer, true) != nil {
+		_ = unix.Close(outer)
+		return
+	}
+	// A non-blocking descriptor given to os.NewFile is registered in the
+	// runtime's poller; an epoll descriptor can be (it is readable while
+	// it has events). From here the File owns outer.
+	f := os.NewFile(uintptr(outer), "epoll")
+	rc, err := f.SyscallConn()
+	if err != nil || f.SetReadDeadline(time.Time{}) != nil {
+		_ = f.Close()
+		return
+	}
+	p.parkFile, p.parkRC, p.parkFD = f, rc, outer
 }
 
 // The events a socket is watched for (level-triggered): readable, and,
@@ -69,39 +108,45 @@ func (p *poller) del(fd int) {
 
 // wait blocks until a registered socket is ready, wake is called or
 // timeout passes (never, when negative; not at all when 0), and appends
-// the ready sockets to ready. It blocks its thread in epoll_wait; waiting
-// through Go's network poller instead (the epoll descriptor as an
-// os.File) was measured to cost more system calls, not fewer.
+// the ready sockets to ready.
 //
 // With timeout 0 the call is made raw: it cannot block, so the goroutine
 // keeps its processor instead of entering and leaving the scheduler's
 // system-call state, during which the runtime may hand the processor to
 // another thread. A busy loop polls this way first (clientLoop).
+//
+// A short wait blocks the thread in epoll_wait, which costs the fewest
+// system calls. A long one (parkAfter or more, or none) blocks so for
+// blockFirst, then parks the goroutine in Go's network poller (see
+// initPark): the thread and its processor are free while nothing
+// happens, and the runtime wakes the goroutine when the descriptor has
+// events or the deadline passes.
 func (p *poller) wait(timeout time.Duration, ready []int) ([]int, error) {
 	var k int
-	if timeout == 0 {
-		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
-			uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
-		if errno != 0 {
-			if errno == unix.EINTR {
-				return ready, nil
+	var err error
+	switch {
+	case timeout == 0:
+		k, err = p.poll()
+	case p.parkRC == nil || (timeout > 0 && timeout < parkAfter):
+		k, err = p.block(timeout)
+	default:
+		// Under load the next event comes soon: block for it first,
+		// while sysmon leaves the processor alone, and park only if it
+		// does not come.
+		start := time.Now()
+		if k, err = p.block(p.blockFirst); k == 0 && err == nil {
+			rest := time.Duration(-1)
+			if timeout > 0 {
+				rest = max(timeout-time.Since(start), time.Nanosecond)
 			}
-			return ready, errno
+			k, err = p.park(rest)
 		}
-		k = int(r)
-	} else {
-		ms := -1
-		if timeout > 0 {
-			// Rounded up: waking before the deadline would only wait again.
-			ms = int(min((timeout+time.Millisecond-1)/time.Millisecond, 1<<30))
+	}
+	if err != nil {
+		if errors.Is(err, unix.EINTR) {
+			return ready, nil
 		}
-		var err error
-		if k, err = unix.EpollWait(p.epfd, p.events, ms); err != nil {
-			if errors.Is(err, unix.EINTR) {
-				return ready, nil
-			}
-			return ready, err
-		}
+		return ready, err
 	}
 	for _, ev := range p.events[:k] {
 		fd := int(ev.Fd)
@@ -113,6 +158,59 @@ func (p *poller) wait(timeout time.Duration, ready []int) ([]int, error) {
 		ready = append(ready, fd)
 	}
 	return ready, nil
+}
+
+// block waits in epoll_wait, its thread blocked in the system call, for at
+// most timeout (none when negative).
+func (p *poller) block(timeout time.Duration) (int, error) {
+	ms := -1
+	if timeout > 0 {
+		// Rounded up: waking before the deadline would only wait again.
+		ms = int(min((timeout+time.Millisecond-1)/time.Millisecond, 1<<30))
+	}
+	return unix.EpollWait(p.epfd, p.events, ms)
+}
+
+// poll collects the events ready now, without blocking.
+func (p *poller) poll() (int, error) {
+	r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// park waits in Go's network poller until the epoll descriptor has events
+// or timeout (if positive) passes, then collects them.
+func (p *poller) park(timeout time.Duration) (int, error) {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(p.epfd)}
+	if err := unix.EpollCtl(p.parkFD, unix.EPOLL_CTL_ADD, p.epfd, &ev); err != nil {
+		return p.block(timeout)
+	}
+	defer func() { _ = unix.EpollCtl(p.parkFD, unix.EPOLL_CTL_DEL, p.epfd, nil) }()
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	if err := p.parkFile.SetReadDeadline(deadline); err != nil {
+		return 0, err
+	}
+	var k int
+	var perr error
+	err := p.parkRC.Read(func(uintptr) bool {
+		k, perr = p.poll()
+		// Not done while nothing is ready: the runtime then parks the
+		// goroutine until the outer descriptor becomes readable.
+		return k > 0 || (perr != nil && !errors.Is(perr, unix.EINTR))
+	})
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	return k, perr
 }
 
 // wake makes a waiting (or the next) wait return.
@@ -132,6 +230,9 @@ func (p *poller) close() {
 		p.closed = true
 		_ = unix.Close(p.evfd)
 		_ = unix.Close(p.epfd)
+		if p.parkFile != nil {
+			_ = p.parkFile.Close()
+		}
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 
 type poller struct{}
 
-func newPoller() (*poller, error) { return nil, errors.New("no poller on this platform") }
+func newPoller(time.Duration) (*poller, error) { return nil, errors.New("no poller on this platform") }
 
 func (p *poller) add(int) error { return errors.New("no poller") }
 func (p *poller) del(int)       {}

@@ -13,6 +13,25 @@ import (
 	"time"
 )
 
+// parkAfter is how long a wait must be to park in Go's network poller
+// rather than block its thread in epoll_wait: the runtime's monitor
+// (sysmon) takes the processor away from a thread that has been in a
+// system call this long, and after each such takeover it polls every
+// 20 µs for a while. An idle node whose loops blocked in epoll_wait
+// between their rare events woke sysmon over a hundred times a second.
+const parkAfter = 10 * time.Millisecond
+
+// How long a long wait blocks before it parks. The link set's events come
+// on its own schedule, so it parks almost at once: its thread then holds
+// no processor between events and sysmon can sleep. A client loop that
+// served a burst of requests waits longer for the next, which under load
+// comes within microseconds: parking there and being woken through the
+// runtime's poller would cost more per request.
+const (
+	linkBlockFirst   = time.Millisecond
+	clientBlockFirst = parkAfter - 2*time.Millisecond
+)
+
 // linkSet drives every monitoring link of a node from one goroutine, the
 // way Sentinel's event loop does: a schedule ordered by when each link is
 // next due, the link's connections read as their replies arrive, and the
@@ -122,7 +141,7 @@ func newLinkSet(ctx context.Context, n *Node, pump bool) *linkSet {
 		subName:  "vigil-" + n.id[:min(8, len(n.id))] + "-pubsub",
 	}
 	if !pump {
-		if p, err := newPoller(); err == nil {
+		if p, err := newPoller(linkBlockFirst); err == nil {
 			s.poll = p
 		} else {
 			n.log.Debug("monitoring links without epoll", "err", err)
