@@ -35,8 +35,8 @@ func TestPollerWait(t *testing.T) {
 			if err != nil || len(ready) != 0 {
 				t.Fatalf("wait(%v) with nothing ready: %v, %v", timeout, ready, err)
 			}
-			if el := time.Since(start); el < timeout {
-				t.Errorf("wait(%v) returned after %v", timeout, el)
+			if el := time.Since(start); el < timeout/2 {
+				t.Errorf("wait(%v) returned after %v, long before its timeout", timeout, el)
 			}
 		}
 
