@@ -264,8 +264,6 @@ func checkPeerAddr(key, s string) *FieldError {
 	return nil
 }
 
-// addrError reports a topology.ParseAddr failure without repeating the
-// address ParseAddr already quotes.
 // checkYesNo checks a yes/no setting: empty (the default), yes, no, true
 // or false, in any case.
 func checkYesNo(key, v string) *FieldError {
@@ -276,6 +274,8 @@ func checkYesNo(key, v string) *FieldError {
 	return fieldErr(key, "want yes or no, got %q", v)
 }
 
+// addrError reports a topology.ParseAddr failure without repeating the
+// address ParseAddr already quotes.
 func addrError(key, s string, err error) *FieldError {
 	cause := errors.Unwrap(err)
 	if cause == nil {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -249,10 +248,7 @@ const defaultGCPercent = 25
 
 // tuneGC applies defaultGCPercent unless the operator set GOGC.
 func tuneGC(env []string) {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "GOGC=") {
-			return
-		}
+	if _, set := lookupEnv(env, "GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
 	}
-	debug.SetGCPercent(defaultGCPercent)
 }
