@@ -164,12 +164,12 @@ func (h *historyStore) keep(a Attempt) {
 // when it has grown to twice what is kept.
 func (h *historyStore) add(a Attempt) error {
 	h.keep(a)
+	if h.lines+1 > max(2*h.kept, historyCompactMin) {
+		return h.compact() // writes a with the rest
+	}
 	line, err := json.Marshal(a)
 	if err != nil {
 		return err
-	}
-	if h.lines+1 > max(2*h.kept, historyCompactMin) {
-		return h.compact()
 	}
 	f, err := os.OpenFile(h.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
