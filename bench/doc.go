@@ -8,8 +8,10 @@
 // discovery the whole time, injects the fault and measures: fault to the
 // first +sdown, +odown and +switch-master event, fault to every controller
 // answering the new master, fault to the first acknowledged write on the new
-// master, acknowledged writes lost, and how long two servers were masters
-// (or writable) at once. A cost section measures one controller's memory,
+// master, acknowledged writes lost (and, of those, the ones a controller
+// could have kept: after kill -9 or SIGSTOP the replicas are read 100 ms
+// after the fault, and a write none of them holds is left out), and how
+// long two servers were masters (or writable) at once. A cost section measures one controller's memory,
 // idle CPU and discovery throughput (redis-benchmark). A scale section
 // measures one controller of each kind monitoring 1, 100 and 1000 masters
 // (-scale-masters): the masters are internal/fakeredis endpoints served by
@@ -19,8 +21,11 @@
 // It prints a table, writes the raw results as JSON and regenerates
 // docs/performance.md and docs/performance-failover.png.
 //
-//	make bench                      # full run (needs bin/vigil, redis-sentinel)
+//	make bench                      # full run (builds bin/vigil, installs redis-sentinel)
 //	go run ./bench -quick           # one run per case, down-after 1s only
+//
+// go run ./bench measures bin/vigil as it is: run make build first after a
+// change, or the numbers are the old binary's.
 //	go run ./bench -runs 3 -kinds vigil -faults kill9
 //	go run ./bench -only cost,scale  # re-measure those, keep the rest of latest.json
 //
