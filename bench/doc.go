@@ -23,11 +23,9 @@
 //
 //	make bench                      # full run (builds bin/vigil, installs redis-sentinel)
 //	go run ./bench -quick           # one run per case, down-after 1s only
-//
-// go run ./bench measures bin/vigil as it is: run make build first after a
-// change, or the numbers are the old binary's.
 //	go run ./bench -runs 3 -kinds vigil -faults kill9
 //	go run ./bench -only cost,scale  # re-measure those, keep the rest of latest.json
 //
-// See -help for every flag.
+// go run ./bench measures bin/vigil as it is: run make build first after a
+// change, or the numbers are the old binary's. See -help for every flag.
 package main
