@@ -42,10 +42,10 @@ func isContainer(name string) bool {
 	return false
 }
 
-// noteCommand records the command about to run for CLIENT LIST. Requires
-// c.mu.
-func (c *clientConn) noteCommand(name string, args []string) {
-	c.meta.at = time.Now()
+// noteCommand records the command about to run, received at now, for
+// CLIENT LIST. Requires c.mu.
+func (c *clientConn) noteCommand(name string, args []string, now time.Time) {
+	c.meta.at = now
 	c.meta.sub = ""
 	if len(args) > 1 && isContainer(name) {
 		c.meta.sub = args[1]

@@ -146,9 +146,12 @@ func (l *clientLoop) run() {
 			}
 			continue
 		}
+		// One clock reading per pass, as redis-server caches its time per
+		// event-loop iteration: it stamps the commands for CLIENT LIST.
+		now := time.Now()
 		for _, fd := range ready {
 			if lc := l.conns[fd]; lc != nil {
-				l.serveReady(lc)
+				l.serveReady(lc, now)
 			}
 		}
 		for i, lc := range l.replied {
@@ -211,7 +214,7 @@ func (l *clientLoop) drop(lc *loopConn) {
 
 // serveReady serves a client whose socket is ready: replies waiting for
 // room are written, or else what it sent is read and answered.
-func (l *clientLoop) serveReady(lc *loopConn) {
+func (l *clientLoop) serveReady(lc *loopConn, now time.Time) {
 	if len(lc.out.pending) > 0 {
 		if err := lc.out.drain(); err != nil {
 			l.drop(lc)
@@ -229,13 +232,13 @@ func (l *clientLoop) serveReady(lc *loopConn) {
 	} else {
 		lc.in.armed = true
 	}
-	l.process(lc)
+	l.process(lc, now)
 }
 
 // process answers the complete commands lc has sent. A client whose
 // replies the socket does not take is not read from until it does, as a
 // goroutine blocked in its write would not.
-func (l *clientLoop) process(lc *loopConn) {
+func (l *clientLoop) process(lc *loopConn, now time.Time) {
 	c := lc.c
 	for {
 		args, err := lc.r.ReadCommand()
@@ -264,11 +267,13 @@ func (l *clientLoop) process(lc *loopConn) {
 			return
 		case len(args) == 0:
 			continue
-		case !servedInLoop(args):
+		case !sameArgs(c.lastArgs, args) && !servedInLoop(args):
+			// (A command the client repeats was served here before. Only
+			// the loop writes lastArgs while it serves the client.)
 			l.handoff(lc, args)
 			return
 		}
-		quit, err := l.n.answer(c, args, false)
+		quit, err := l.n.answer(c, args, false, now)
 		if quit || err != nil {
 			l.drop(lc) // answer flushed the reply to QUIT
 			return

@@ -22,8 +22,8 @@ type command struct {
 
 // commandTable lists the commands a sentinel answers; everything else gets
 // redis-server's unknown-command error. Built per call: no package state.
-func commandTable() map[string]command {
-	return map[string]command{
+func commandTable() map[string]*command {
+	return map[string]*command{
 		"ping":         {arity: -1, pubsubOK: true, run: cmdPing},
 		"info":         {arity: -1, run: cmdInfo},
 		"role":         {arity: 1, run: cmdRole},
@@ -43,21 +43,33 @@ func commandTable() map[string]command {
 	}
 }
 
-// dispatch runs one command and writes its reply. raw is only valid during
-// the call. Requires c.mu.
-func (n *Node) dispatch(c *clientConn, raw [][]byte) (quit bool) {
-	args := c.commandArgs(raw)
-	name := lowerCached(c.lastCmd, raw[0])
-	cmd, ok := n.commands[name]
-	if !ok {
-		c.w.Error(unknownCommandError(args))
-		return false
+// resolved is a command line looked up: the command, and for SENTINEL the
+// subcommand, each found with its arity checked (nil otherwise).
+type resolved struct {
+	cmd *command
+	sub *sentinelSub
+}
+
+// dispatch runs one command, received at now, and writes its reply. raw
+// is only valid during the call. Requires c.mu.
+func (n *Node) dispatch(c *clientConn, raw [][]byte, now time.Time) (quit bool) {
+	args, repeat := c.commandArgs(raw)
+	if !repeat || c.last.cmd == nil {
+		c.last = resolved{}
+		c.lastCmd = lowerCached(c.lastCmd, raw[0])
+		cmd, ok := n.commands[c.lastCmd]
+		if !ok {
+			c.w.Error(unknownCommandError(args))
+			return false
+		}
+		if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
+			c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", c.lastCmd))
+			return false
+		}
+		c.last.cmd = cmd
 	}
-	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
-		c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", name))
-		return false
-	}
-	c.noteCommand(name, args)
+	cmd, name := c.last.cmd, c.lastCmd
+	c.noteCommand(name, args, now)
 	if !n.checkAuth(c, name) {
 		return false
 	}

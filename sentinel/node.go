@@ -43,8 +43,8 @@ type Node struct {
 	start time.Time
 
 	ln           net.Listener
-	commands     map[string]command
-	sentinelCmds map[string]sentinelSub
+	commands     map[string]*command
+	sentinelCmds map[string]*sentinelSub
 	clientID     atomic.Int64
 	conns        sync.Map // *clientConn → struct{}; for CLIENT LIST and shutdown
 

@@ -18,8 +18,8 @@ type sentinelSub struct {
 	run   func(n *Node, c *clientConn, args []string)
 }
 
-func sentinelTable() map[string]sentinelSub {
-	return map[string]sentinelSub{
+func sentinelTable() map[string]*sentinelSub {
+	return map[string]*sentinelSub{
 		"masters":                 {2, sentMasters},
 		"master":                  {3, sentMaster},
 		"replicas":                {3, sentReplicas},
@@ -51,15 +51,20 @@ func sentinelTable() map[string]sentinelSub {
 }
 
 func cmdSentinel(n *Node, c *clientConn, args []string) bool {
-	var key [32]byte
-	sub, ok := n.sentinelCmds[string(lowerKey(key[:0], args[1]))]
-	if !ok {
-		c.w.Error(subcommandError(args[1], "sentinel"))
-		return false
-	}
-	if (sub.arity > 0 && len(args) != sub.arity) || (sub.arity < 0 && len(args) < -sub.arity) {
-		c.w.Error(subArityError("sentinel", args[1]))
-		return false
+	sub := c.last.sub // set when the client repeats a command found before
+	if sub == nil {
+		var key [32]byte
+		found, ok := n.sentinelCmds[string(lowerKey(key[:0], args[1]))]
+		if !ok {
+			c.w.Error(subcommandError(args[1], "sentinel"))
+			return false
+		}
+		if (found.arity > 0 && len(args) != found.arity) || (found.arity < 0 && len(args) < -found.arity) {
+			c.w.Error(subArityError("sentinel", args[1]))
+			return false
+		}
+		sub = found
+		c.last.sub = sub
 	}
 	sub.run(n, c, args)
 	return false

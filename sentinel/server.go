@@ -27,6 +27,9 @@ type clientConn struct {
 	// lastArgs is the previous command's arguments as strings, reused when
 	// the client repeats it (see commandArgs).
 	lastArgs []string
+	// last is what dispatch found for lastArgs, so that a client repeating
+	// a command (discovery polls, health checks) skips the lookups.
+	last resolved
 
 	sub *subscriber // non-nil once the client has subscribed to anything
 
@@ -123,7 +126,7 @@ func (n *Node) handleConn(ctx context.Context, c *clientConn, r *resp.Reader, fi
 		if len(args) == 0 {
 			continue
 		}
-		quit, err := n.answer(c, args, r.Buffered() == 0)
+		quit, err := n.answer(c, args, r.Buffered() == 0, time.Now())
 		if quit || err != nil {
 			return
 		}
@@ -133,13 +136,12 @@ func (n *Node) handleConn(ctx context.Context, c *clientConn, r *resp.Reader, fi
 	}
 }
 
-// answer answers one command, flushing the replies when flush is set
-// or the client is to be dropped (quit).
-func (n *Node) answer(c *clientConn, args [][]byte, flush bool) (quit bool, err error) {
+// answer answers one command received at now, flushing the replies when
+// flush is set or the client is to be dropped (quit).
+func (n *Node) answer(c *clientConn, args [][]byte, flush bool, now time.Time) (quit bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lastCmd = lowerCached(c.lastCmd, args[0])
-	quit = n.dispatch(c, args)
+	quit = n.dispatch(c, args, now)
 	if flush || quit {
 		err = c.w.Flush()
 	}
@@ -218,29 +220,30 @@ func (c *clientConn) writeMessage(ev Event) {
 // and shares in one allocation.
 const maxCachedArgs = 512
 
-// commandArgs returns raw as strings. Clients repeat the same few commands
-// (discovery polls GET-MASTER-ADDR-BY-NAME, health checks PING), so the
-// previous command's strings are reused when the bytes are the same; a
+// commandArgs returns raw as strings, and whether they are the previous
+// command's again. Clients repeat the same few commands (discovery polls
+// GET-MASTER-ADDR-BY-NAME, health checks PING), so the previous command's
+// strings are reused when the bytes are the same; a
 // different small command costs one allocation for all its strings and one
 // for the slice. A large command gets a string per argument, so that a
 // handler keeping one argument does not keep the whole command. Handlers may
 // keep the strings and the slice but must not modify the slice. Requires
 // c.mu.
-func (c *clientConn) commandArgs(raw [][]byte) []string {
+func (c *clientConn) commandArgs(raw [][]byte) (args []string, repeat bool) {
 	if sameArgs(c.lastArgs, raw) {
-		return c.lastArgs
+		return c.lastArgs, true
 	}
 	total := 0
 	for _, a := range raw {
 		total += len(a)
 	}
-	args := make([]string, len(raw))
+	args = make([]string, len(raw))
 	if total > maxCachedArgs {
 		for i, a := range raw {
 			args[i] = string(a)
 		}
 		c.lastArgs = nil
-		return args
+		return args, false
 	}
 	var b strings.Builder
 	b.Grow(total)
@@ -254,7 +257,7 @@ func (c *clientConn) commandArgs(raw [][]byte) []string {
 		off += len(a)
 	}
 	c.lastArgs = args
-	return args
+	return args, false
 }
 
 func sameArgs(args []string, raw [][]byte) bool {

@@ -219,21 +219,26 @@ func TestCommandArgs(t *testing.T) {
 		}
 		return out
 	}
-	first := c.commandArgs(raw("SENTINEL", "get-master-addr-by-name", "mymaster"))
-	again := c.commandArgs(raw("SENTINEL", "get-master-addr-by-name", "mymaster"))
-	if &first[0] != &again[0] {
-		t.Error("a repeated command was not reused")
+	first, repeat := c.commandArgs(raw("SENTINEL", "get-master-addr-by-name", "mymaster"))
+	if repeat {
+		t.Error("the first command counted as a repeat")
 	}
-	if got := c.commandArgs(raw("SENTINEL", "get-master-addr-by-name", "other")); got[2] != "other" || first[2] != "mymaster" {
-		t.Errorf("different command: %q (the first one now %q)", got, first)
+	again, repeat := c.commandArgs(raw("SENTINEL", "get-master-addr-by-name", "mymaster"))
+	if &first[0] != &again[0] || !repeat {
+		t.Errorf("a repeated command was not reused (repeat %v)", repeat)
 	}
-	ab := c.commandArgs(raw("ab", "c"))
-	if got := c.commandArgs(raw("a", "bc")); got[0] != "a" || got[1] != "bc" || ab[0] != "ab" {
-		t.Errorf("same bytes split differently: %q after %q", got, ab)
+	if got, repeat := c.commandArgs(raw("SENTINEL", "get-master-addr-by-name", "other")); got[2] != "other" || first[2] != "mymaster" || repeat {
+		t.Errorf("different command: %q (the first one now %q, repeat %v)", got, first, repeat)
+	}
+	ab, _ := c.commandArgs(raw("ab", "c"))
+	if got, repeat := c.commandArgs(raw("a", "bc")); got[0] != "a" || got[1] != "bc" || ab[0] != "ab" || repeat {
+		t.Errorf("same bytes split differently: %q after %q (repeat %v)", got, ab, repeat)
 	}
 	big := strings.Repeat("x", maxCachedArgs+1)
-	if got := c.commandArgs(raw("ECHO", big)); got[1] != big || c.lastArgs != nil {
-		t.Errorf("a large command is kept for reuse")
+	for range 2 {
+		if got, repeat := c.commandArgs(raw("ECHO", big)); got[1] != big || c.lastArgs != nil || repeat {
+			t.Errorf("a large command is kept for reuse (repeat %v)", repeat)
+		}
 	}
 }
 

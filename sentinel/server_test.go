@@ -125,6 +125,16 @@ func TestServerReplies(t *testing.T) {
 			t.Errorf("%q:\n got %q\nwant %q", tc.cmd, got, tc.want)
 		}
 	}
+	// A client repeating a command reuses what was looked up for it
+	// (dispatch); errors must repeat too.
+	for _, tc := range tests {
+		c.send(strings.Repeat(tc.cmd, 3))
+		for i := range 3 {
+			if got := c.reply(); got != tc.want {
+				t.Errorf("%q, time %d in a row:\n got %q\nwant %q", tc.cmd, i+1, got, tc.want)
+			}
+		}
+	}
 }
 
 func TestServerCKQuorumOK(t *testing.T) {
