@@ -14,9 +14,13 @@ import (
 
 // Cost-section settings that are not flags.
 const (
-	costWarmup        = 3 * time.Second
-	costBenchClients  = 50
-	costBenchRepeats  = 5
+	costWarmup       = 3 * time.Second
+	costBenchClients = 50
+	costBenchRepeats = 9
+	// costPipeline is redis-benchmark -P of the pipelined runs, which send
+	// costPipeReqFactor times as many requests.
+	costPipeline      = 16
+	costPipeReqFactor = 10
 	costBenchTimeout  = 5 * time.Minute
 	benchmarkBinary   = "redis-benchmark"
 	kibPerMiB         = 1024
@@ -51,7 +55,14 @@ type CostResult struct {
 	// BenchCPUSeconds is the controller's CPU time per benchmark run
 	// (BenchRequests requests), averaged over the runs.
 	BenchCPUSeconds float64 `json:"bench_cpu_seconds"`
-	Error           string  `json:"error,omitempty"`
+	// PipeRPS, PipeRPSRuns, PipeRequests and PipeCPUSeconds are the same
+	// for the pipelined runs: Pipeline requests in flight per connection.
+	PipeRPS        float64   `json:"pipe_rps,omitempty"`
+	PipeRPSRuns    []float64 `json:"pipe_rps_runs,omitempty"`
+	Pipeline       int       `json:"pipeline,omitempty"`
+	PipeRequests   int       `json:"pipe_requests,omitempty"`
+	PipeCPUSeconds float64   `json:"pipe_cpu_seconds,omitempty"`
+	Error          string    `json:"error,omitempty"`
 }
 
 func (c CostResult) summary() string {
@@ -87,7 +98,8 @@ func (b *bench) costSection(ctx context.Context) []CostResult {
 		}
 	}()
 	for _, k := range o.kinds {
-		sub := &costSubject{res: CostResult{Kind: k, BenchClients: costBenchClients, BenchRequests: o.costReqs}}
+		sub := &costSubject{res: CostResult{Kind: k, BenchClients: costBenchClients, BenchRequests: o.costReqs,
+			Pipeline: costPipeline, PipeRequests: o.costReqs * costPipeReqFactor}}
 		subjects = append(subjects, sub)
 		if err := b.costStart(ctx, sub); err != nil {
 			sub.res.Error = err.Error()
@@ -147,29 +159,40 @@ func (b *bench) costSection(ctx context.Context) []CostResult {
 	// The machine's other load makes single runs noisy: alternate the
 	// kinds and take the median of each. CPU is counted over a kind's own
 	// runs only.
-	ticks := map[*costSubject]int64{}
+	ticks, pipeTicks := map[*costSubject]int64{}, map[*costSubject]int64{}
 	for range costBenchRepeats {
 		for _, sub := range live() {
-			s0, err := testbed.ReadProcStats(sub.pid)
-			if err != nil {
-				fail(sub, err)
-				continue
+			for _, pipeline := range []int{1, costPipeline} {
+				s0, err := testbed.ReadProcStats(sub.pid)
+				if err != nil {
+					fail(sub, err)
+					break
+				}
+				reqs := o.costReqs
+				if pipeline > 1 {
+					reqs = sub.res.PipeRequests
+				}
+				rps, err := runRedisBenchmark(ctx, sub.port, o.masterName, reqs, pipeline)
+				if ctx.Err() != nil {
+					return results()
+				}
+				if err != nil {
+					fail(sub, err)
+					break
+				}
+				s1, err := testbed.ReadProcStats(sub.pid)
+				if err != nil {
+					fail(sub, err)
+					break
+				}
+				if pipeline > 1 {
+					sub.res.PipeRPSRuns = append(sub.res.PipeRPSRuns, rps)
+					pipeTicks[sub] += s1.CPUTicks - s0.CPUTicks
+				} else {
+					sub.res.BenchRPSRuns = append(sub.res.BenchRPSRuns, rps)
+					ticks[sub] += s1.CPUTicks - s0.CPUTicks
+				}
 			}
-			rps, err := runRedisBenchmark(ctx, sub.port, o.masterName, o.costReqs)
-			if ctx.Err() != nil {
-				return results()
-			}
-			if err != nil {
-				fail(sub, err)
-				continue
-			}
-			s1, err := testbed.ReadProcStats(sub.pid)
-			if err != nil {
-				fail(sub, err)
-				continue
-			}
-			sub.res.BenchRPSRuns = append(sub.res.BenchRPSRuns, rps)
-			ticks[sub] += s1.CPUTicks - s0.CPUTicks
 		}
 	}
 	for _, sub := range live() {
@@ -180,6 +203,8 @@ func (b *bench) costSection(ctx context.Context) []CostResult {
 		}
 		sub.res.BenchRPS = summarize(sub.res.BenchRPSRuns).median
 		sub.res.BenchCPUSeconds = float64(ticks[sub]) / testbed.ClockTicksPerSecond / float64(len(sub.res.BenchRPSRuns))
+		sub.res.PipeRPS = summarize(sub.res.PipeRPSRuns).median
+		sub.res.PipeCPUSeconds = float64(pipeTicks[sub]) / testbed.ClockTicksPerSecond / float64(len(sub.res.PipeRPSRuns))
 		sub.res.RSSAfterBenchKiB = st.RSSKiB
 		sub.res.HWMKiB = st.HWMKiB
 	}
@@ -220,13 +245,14 @@ func (b *bench) costStart(ctx context.Context, sub *costSubject) error {
 // rpsPattern finds redis-benchmark's "N requests per second".
 var rpsPattern = regexp.MustCompile(`([0-9]+(?:\.[0-9]+)?) requests per second`)
 
-// runRedisBenchmark runs redis-benchmark -q against port and returns the
-// requests per second it reports.
-func runRedisBenchmark(ctx context.Context, port int, name string, requests int) (float64, error) {
+// runRedisBenchmark runs redis-benchmark -q against port, with pipeline
+// requests in flight per connection, and returns the requests per second
+// it reports.
+func runRedisBenchmark(ctx context.Context, port int, name string, requests, pipeline int) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, costBenchTimeout)
 	defer cancel()
 	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-c", strconv.Itoa(costBenchClients),
-		"-n", strconv.Itoa(requests), "-q", "SENTINEL", "get-master-addr-by-name", name}
+		"-n", strconv.Itoa(requests), "-P", strconv.Itoa(pipeline), "-q", "SENTINEL", "get-master-addr-by-name", name}
 	out, err := exec.CommandContext(ctx, benchmarkBinary, args...).CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("%s %v: %w: %s", benchmarkBinary, args, err, out)

@@ -406,7 +406,9 @@ func markdown(res *Results, pngRel string) []byte {
 		p("`redis-benchmark -c %d -n %d -q SENTINEL get-master-addr-by-name mymaster` against each controller, the kinds\n", costBenchClients, st.CostRequests)
 		p("taking turns run by run so that the machine's drift falls on both alike; the controller's CPU is counted over\n")
 		p("its own runs. redis-benchmark runs on the same CPUs and needs about one of the two cores itself, so it, not the\n")
-		p("controller, sets the pace: the CPU per request is the steadier comparison, the requests/s a check.\n\n")
+		p("controller, sets the pace: the CPU per request is the steadier comparison, the requests/s a check.\n")
+		p("The pipelined rows repeat this with `-P %d` (%d requests in flight per connection, %d× the requests), where the\n", costPipeline, costPipeline, costPipeReqFactor)
+		p("controller's own work per request, not the round trips, is most of what each side spends.\n\n")
 		p("| | vigil | redis-sentinel | vigil/sentinel |\n|---|---|---|---|\n")
 		v, s, _ := costPair(res)
 		row := func(label string, fv, fs float64, format string) {
@@ -426,11 +428,18 @@ func markdown(res *Results, pngRel string) []byte {
 		row("idle CPU (% of one core)", v.IdleCPUPercent, s.IdleCPUPercent, "%.2f")
 		row("GET-MASTER-ADDR-BY-NAME requests/s", v.BenchRPS, s.BenchRPS, "%.0f")
 		row(fmt.Sprintf("controller CPU per %d requests (s)", st.CostRequests), v.BenchCPUSeconds, s.BenchCPUSeconds, "%.2f")
+		if v.PipeRPS > 0 && s.PipeRPS > 0 {
+			row(fmt.Sprintf("… pipelined (-P %d), requests/s", v.Pipeline), v.PipeRPS, s.PipeRPS, "%.0f")
+			row(fmt.Sprintf("… pipelined, controller CPU per %d requests (s)", v.PipeRequests), v.PipeCPUSeconds, s.PipeCPUSeconds, "%.2f")
+		}
 		p("\n")
 		for _, c := range res.Cost {
-			if c.Error != "" {
+			switch {
+			case c.Error != "":
 				p("- %s failed: %s\n", c.Kind, harness.FirstLine(c.Error))
-			} else {
+			case len(c.PipeRPSRuns) > 0:
+				p("- %s: the redis-benchmark runs gave %s requests/s; pipelined %s.\n", c.Kind, joinFloats(c.BenchRPSRuns), joinFloats(c.PipeRPSRuns))
+			default:
 				p("- %s: the redis-benchmark runs gave %s requests/s.\n", c.Kind, joinFloats(c.BenchRPSRuns))
 			}
 		}
