@@ -408,7 +408,11 @@ func markdown(res *Results, pngRel string) []byte {
 		p("its own runs. redis-benchmark runs on the same CPUs and needs about one of the two cores itself, so it, not the\n")
 		p("controller, sets the pace: the CPU per request is the steadier comparison, the requests/s a check.\n")
 		p("The pipelined rows repeat this with `-P %d` (%d requests in flight per connection, %d× the requests), where the\n", costPipeline, costPipeline, costPipeReqFactor)
-		p("controller's own work per request, not the round trips, is most of what each side spends.\n\n")
+		p("controller's own work per request, not the round trips, is most of what each side spends. Less CPU per request\n")
+		p("need not mean more requests/s here: a controller that answers sooner waits for the client more often, and each\n")
+		p("time it sleeps and is woken costs the client a wake-up (in a `perf stat` check, vigil's loop slept an order of magnitude\n")
+		p("more often than Sentinel's over the same pipelined run). Spinning instead of sleeping would buy requests/s\n")
+		p("with CPU taken from the Redis servers beside the controller, and is not done.\n\n")
 		p("| | vigil | redis-sentinel | vigil/sentinel |\n|---|---|---|---|\n")
 		v, s, _ := costPair(res)
 		row := func(label string, fv, fs float64, format string) {
