@@ -515,7 +515,8 @@ heal. vigil bounds the window from both ends:
 
 - **Fence on the master's side** (` + "`isolation-fence`" + `, on by default): a vigil node
   that still reaches the master but has heard from no replica of it for
-  600 ms and from no majority of the nodes for 800 ms (nodes broadcast their
+  2.5 PING periods (625 ms here, at down-after 1000 ms; never under 600 ms)
+  and from no majority of the nodes for 800 ms (nodes broadcast their
   state every 500 ms) raises the master's ` + "`min-replicas-to-write`" + ` to
   1048576 + its value. Redis compares it with its count of good replicas on
   every write, so the very next write gets ` + "`-NOREPLICAS`" + `. The decision is

@@ -52,6 +52,18 @@ func DefaultFencePolicy() FencePolicy {
 	}
 }
 
+// FencePolicyFor is DefaultFencePolicy for replicas PINGed every ping: a
+// replica counts as silent after two PINGs missed and half a period more,
+// and never sooner than DefaultFencePolicy says. A silence shorter than the
+// PING period would find healthy replicas silent between their PINGs, and a
+// node that hears no majority (its peers down, or only known, not running)
+// would fence a healthy master over and over.
+func FencePolicyFor(ping time.Duration) FencePolicy {
+	p := DefaultFencePolicy()
+	p.ReplicaSilence = max(p.ReplicaSilence, ping*5/2)
+	return p
+}
+
 // FenceView is what one node knows when deciding whether to fence the
 // master it reaches.
 type FenceView struct {

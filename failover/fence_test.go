@@ -176,3 +176,39 @@ func TestFenceNotRaisedByStall(t *testing.T) {
 		}
 	}
 }
+
+// TestFencePolicyFor: the replica silence follows the PING period, so a
+// node that hears no majority (its peers down, or known and gone) does not
+// fence a healthy master between two PINGs of its replicas. At the default
+// cadence the first would; the second must not.
+func TestFencePolicyFor(t *testing.T) {
+	for _, tc := range []struct {
+		ping, want time.Duration
+	}{
+		{100 * time.Millisecond, 600 * time.Millisecond}, // never under the default
+		{250 * time.Millisecond, 625 * time.Millisecond}, // down-after 1 s
+		{time.Second, 2500 * time.Millisecond},           // down-after 4 s or more
+	} {
+		if got := failover.FencePolicyFor(tc.ping).ReplicaSilence; got != tc.want {
+			t.Errorf("FencePolicyFor(%v).ReplicaSilence = %v, want %v", tc.ping, got, tc.want)
+		}
+	}
+
+	ms := func(d int) time.Time { return t0.Add(time.Duration(d) * time.Millisecond) }
+	// The majority has been silent for minutes; the replica, PINGed every
+	// second, last answered 900 ms ago and is due again.
+	between := failover.FenceView{
+		Now: ms(60_000), MasterUp: true, Voters: 3,
+		ReplicaSeen: ms(59_100), SuspectSince: ms(59_000),
+	}
+	if fence, reason := failover.DecideFence(between, failover.DefaultFencePolicy()); !fence {
+		t.Fatalf("at a 250 ms cadence 900 ms of silence is isolation: got %v, %v", fence, reason)
+	}
+	if fence, reason := failover.DecideFence(between, failover.FencePolicyFor(time.Second)); fence || reason != failover.FenceNotNeeded {
+		t.Errorf("replica PINGed every second, answered 900 ms ago: DecideFence = %v, %v; want false, %v", fence, reason, failover.FenceNotNeeded)
+	}
+	between.ReplicaSeen = ms(57_500) // two PINGs missed: isolated
+	if fence, reason := failover.DecideFence(between, failover.FencePolicyFor(time.Second)); !fence || reason != failover.FenceIsolated {
+		t.Errorf("replica silent 2.5 s at a 1 s cadence: DecideFence = %v, %v; want true, %v", fence, reason, failover.FenceIsolated)
+	}
+}

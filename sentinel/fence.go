@@ -142,14 +142,16 @@ func (n *Node) fenceLocked(g *group, now time.Time) {
 			}
 		}
 	}
-	fence, reason := failover.DecideFence(v, failover.DefaultFencePolicy())
+	ping, _ := linkTimeouts(g.cfg.DownAfter) // the replicas' PING period
+	policy := failover.FencePolicyFor(ping)
+	fence, reason := failover.DecideFence(v, policy)
 	switch {
 	case reason != failover.FenceSuspect:
 		f.suspect = time.Time{}
 	case f.suspect.IsZero():
 		f.suspect = now
 	}
-	suspicious := now.Sub(v.ReplicaSeen) >= failover.DefaultFencePolicy().ReplicaSilence/2
+	suspicious := now.Sub(v.ReplicaSeen) >= policy.ReplicaSilence/2
 	switch {
 	case fence && !f.active:
 		f.active, f.addr, f.since, f.baseline, f.reason = true, m.addr, now, -1, reason

@@ -202,6 +202,53 @@ func TestFenceNotRaisedWhileMajorityHeard(t *testing.T) {
 	}
 }
 
+// TestFenceNotRaisedBetweenPings: a node whose peers are known but gone
+// hears no majority, and its healthy replica, with down-after 5 s, answers
+// a PING once a second. The replica's silence between two PINGs is not
+// isolation: the master must stay writable and unfenced. (With a fixed
+// 600 ms replica silence the node fenced and unfenced it every few
+// seconds.)
+func TestFenceNotRaisedBetweenPings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	ctx := context.Background()
+	grp := redistest.StartGroup(t, 1, redistest.Options{})
+	mc := master(t, grp.Master.Addr(), 2, 5*time.Second)
+	cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": mc})
+	cfg.Node.ID = strings.Repeat("1", 40)
+	seedState(t, cfg.Node.DataDir, &DurableState{Version: stateVersion, NodeID: cfg.Node.ID, Masters: map[string]*MasterRecord{
+		"mymaster": {ConfiguredAddr: grp.Master.Addr(), Addr: grp.Master.Addr(), KnownPeers: []PeerRecord{
+			{ID: strings.Repeat("2", 40), Addr: "127.0.0.1:1"}, {ID: strings.Repeat("3", 40), Addr: "127.0.0.1:2"},
+		}},
+	}})
+	n := startNode(t, cfg)
+	fences, stop := n.Subscribe("*fence")
+	defer stop()
+	redistest.WaitFor(t, 15*time.Second, "the node to see the replica", func() bool {
+		f := fieldMap(redisCLI(t, n.Addr(), "SENTINEL", "MASTER", "mymaster"))
+		return f["num-slaves"] == "1" && f["num-other-sentinels"] == "2"
+	})
+	// Watch four PING periods: writes must keep being acknowledged.
+	watch := time.NewTimer(4 * time.Second)
+	defer watch.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case ev := <-fences:
+			t.Fatalf("healthy master, replica answering every second: %s %s", ev.Type, ev.Payload)
+		case <-tick.C:
+			if err := grp.Master.Client().Set(ctx, "k", "v", 0).Err(); err != nil {
+				t.Fatalf("write refused: %v", err)
+			}
+			continue
+		case <-watch.C:
+		}
+		break
+	}
+}
+
 // seedState writes a node's durable state before it starts.
 func seedState(t *testing.T, dir string, st *DurableState) {
 	t.Helper()
