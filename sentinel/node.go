@@ -301,7 +301,13 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.cluster != nil {
 		wg.Go(func() { n.broadcaster(ctx) })
 		wg.Go(func() {
-			if err := n.cluster.Run(ctx); err != nil {
+			switch err := n.cluster.Run(ctx); {
+			case err == nil:
+			case ctx.Err() != nil:
+				// Shutting down: a leave nobody acknowledged (every peer
+				// stopping too) only means peers see this node fail.
+				n.log.Warn("gossip: leaving the cluster was not acknowledged; peers will see this node fail", "err", err)
+			default:
 				n.log.Error("gossip stopped", "err", err)
 			}
 		})
