@@ -55,7 +55,7 @@ bench: build
 
 ## chaos: fault-injection suite, vigil vs redis-sentinel (kill, SIGSTOP, leader crash, total outage,
 ## flapping, latency, partitions (isolated master, split controllers: network namespaces, needs root),
-## controller stall/TILT, switchover linearizability); regenerates docs/reliability.md
+## controller stall/TILT, controllers down, switchover linearizability); regenerates docs/reliability.md
 ## (CHAOSFLAGS=-quick: smoke run; e.g. CHAOSFLAGS="-runs 5 -scenario partition")
 chaos: build
 	@bash scripts/install-deps.sh --sentinel

@@ -355,8 +355,8 @@ func TestProxyLatencyAndCut(t *testing.T) {
 	}
 }
 
-// TestShortScenarios is the short variant of the suite: scenarios 1, 2 and
-// 5 once, against vigil only, with real redis-server processes and a vigil
+// TestShortScenarios is the short variant of the suite: scenarios 1, 2, 5
+// and 12 once, against vigil only, with real redis-server processes and a vigil
 // binary built from this tree (or the one named by $CHAOS_VIGIL). It
 // asserts the checkers, not timings.
 func TestShortScenarios(t *testing.T) {
@@ -380,7 +380,8 @@ func TestShortScenarios(t *testing.T) {
 	cfg := defaultSettings()
 	cfg.settleTimeout = 90 * time.Second // generous: the machine may be busy with other tests
 	cfg.observe = 2 * time.Second
-	for _, name := range []string{"kill-master", "sigstop-master", "flapping-master"} {
+	cfg.ctrlsDownFor = 5 * time.Second
+	for _, name := range []string{"kill-master", "sigstop-master", "flapping-master", "controllers-down"} {
 		t.Run(name, func(t *testing.T) {
 			sc, ok := scenarioByName(name)
 			if !ok {

@@ -21,12 +21,16 @@
 //  10. controller-partition: five controllers (quorum 2) split {2} | {3},
 //     the master killed; only the majority may fail over (needs root);
 //  11. controller-stall: SIGSTOP of a controller for 5 s, then the master
-//     killed at once: the controller enters TILT and gives no vote in it.
+//     killed at once: the controller enters TILT and gives no vote in it;
+//  12. controllers-down: two of the three controllers killed for 10 s,
+//     Redis untouched, down-after 5 s: no failover, and every write sent
+//     meanwhile acknowledged.
 //
 // The checkers: (a) after settling, exactly one master, every other server
 // replicating from it with its link up, every controller answering its
 // address; (b) acknowledged writes missing from the final master; (c) the
-// register history of scenario 8 is linearizable (porcupine).
+// register history of scenario 8 is linearizable (porcupine); (d) in
+// scenario 12, writes that failed while only controllers were down.
 //
 // It prints a table per scenario, writes the raw results as JSON and
 // regenerates docs/reliability.md.

@@ -373,7 +373,10 @@ func markdown(res *Results) []byte {
 	fmt.Fprintf(&b, "- **(c) linearizability** (vigil only, `SENTINEL SWITCHOVER` is a vigil extension): %d clients read and write "+
 		"one register through discovery while the master role is handed over %d times; the history is checked with "+
 		"[porcupine](https://github.com/anishathalye/porcupine). Writes whose outcome is unknown (timeout, connection closed) "+
-		"count as possibly applied at any later time; errors replied by the server count as not applied.\n\n", st.LinClients, st.Switchovers)
+		"count as possibly applied at any later time; errors replied by the server count as not applied.\n", st.LinClients, st.Switchovers)
+	b.WriteString("- **(d) writes available** (scenario 12): while only controllers are down, every write the writer sends must be " +
+		"acknowledged; a failed one (`-NOREPLICAS` from a fence, a timeout) is a problem, as losing controllers must never cost " +
+		"the application its master.\n\n")
 	b.WriteString("Other rows: *master changes* counts distinct `+switch-master` announcements; *+sdown / +odown* the controllers' " +
 		"events about the master; *two writable masters* how long two servers accepted a probe write at once (probed every 20 ms " +
 		"with a 100 ms timeout, so a figure below ~100 ms is within measurement error).\n\n")

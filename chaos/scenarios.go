@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/harness"
 	"github.com/vigil-ha/vigil/internal/testbed"
 )
 
@@ -42,7 +44,11 @@ type settings struct {
 	cutFor             time.Duration
 	outageFor          time.Duration
 	leaderRestartAfter time.Duration
-	switchovers        int
+	// ctrlsDownFor is how long scenario 12 keeps two controllers dead,
+	// at ctrlsDownAfter.
+	ctrlsDownFor   time.Duration
+	ctrlsDownAfter time.Duration
+	switchovers    int
 	linClients         int
 	linTimeout         time.Duration
 	// vigilExtra is appended to every vigil node's master section
@@ -76,6 +82,8 @@ func defaultSettings() settings {
 		cutFor:             10 * time.Second,
 		outageFor:          5 * time.Second,
 		leaderRestartAfter: time.Second,
+		ctrlsDownFor:       10 * time.Second,
+		ctrlsDownAfter:     5 * time.Second,
 		switchovers:        4,
 		linClients:         4,
 		linTimeout:         2 * time.Minute,
@@ -88,6 +96,7 @@ func quickSettings() settings {
 	s.flapCycles = 5
 	s.latencyFor = 8 * time.Second
 	s.cutFor = 5 * time.Second
+	s.ctrlsDownFor = 5 * time.Second
 	s.observe = 2 * time.Second
 	s.switchovers = 2
 	return s
@@ -210,6 +219,8 @@ func scenarios() []scenario {
 			recover: "kill → settled", deploy: deployOptions{writer: true, partition: true, splitControllers: 2, controllers: 5, quorum: 2}, inject: injectControllerPartition},
 		{id: 11, name: "controller-stall", title: "controller 1 stopped (SIGSTOP) for 5 s, then resumed and the master killed at once: the stalled controller must enter TILT and not vote while in it", expectFailover: true,
 			recover: "kill → settled", deploy: deployOptions{writer: true}, inject: injectControllerStall},
+		{id: 12, name: "controllers-down", title: "controllers 2 and 3 killed (kill -9) for 10 s, then restarted; Redis untouched; down-after 5000 ms: the master must stay writable", expectFailover: false,
+			deploy: deployOptions{writer: true, downAfterFrom: func(s settings) time.Duration { return s.ctrlsDownAfter }}, inject: injectControllersDown},
 	}
 }
 
@@ -400,6 +411,69 @@ func (r *RunResult) countEvents(events []testbed.Event) {
 			r.Tilts++
 		}
 	}
+}
+
+// injectControllersDown: two of the three controllers killed, the survivor
+// left with no majority while the master and its replicas stay healthy,
+// then the two restarted. Losing controllers must cost no write: every
+// write the clients send meanwhile must be acknowledged. (A fence keyed to
+// the PING cadence of down-after 1 s once refused most of them at 5 s.)
+func injectControllersDown(ctx context.Context, d *deployment, r *RunResult) ([]*testbed.RedisServer, error) {
+	r.FaultAt = time.Now()
+	down := d.ctrls[1:]
+	for _, c := range down {
+		c.Kill()
+	}
+	if err := sleep(ctx, d.cfg.ctrlsDownFor); err != nil {
+		return nil, err
+	}
+	r.RecoverFrom = time.Now()
+	tried, refused := 0, map[string]int{}
+	for _, w := range d.writer.Snapshot() {
+		if w.Start.Before(r.FaultAt) || !w.Start.Before(r.RecoverFrom) {
+			continue
+		}
+		tried++
+		if !w.Acked() {
+			refused[harness.FirstLine(w.Err)]++
+		}
+	}
+	if n := sumCounts(refused); n > 0 {
+		r.problem("%d of %d writes failed while only controllers were down: %s", n, tried, countsString(refused))
+	} else {
+		r.note("all %d writes acknowledged while controllers 2 and 3 were down", tried)
+	}
+	for _, c := range down {
+		if err := d.env.RestartController(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return d.group.All(), nil
+}
+
+// sumCounts adds up the values of m.
+func sumCounts(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// countsString lists m's keys with their counts, most frequent first.
+func countsString(m map[string]int) string {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d× %q", m[k], k)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ms converts a duration to fractional milliseconds.
