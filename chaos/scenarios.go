@@ -49,8 +49,8 @@ type settings struct {
 	ctrlsDownFor   time.Duration
 	ctrlsDownAfter time.Duration
 	switchovers    int
-	linClients         int
-	linTimeout         time.Duration
+	linClients     int
+	linTimeout     time.Duration
 	// vigilExtra is appended to every vigil node's master section
 	// (-vigil-extra, e.g. "    write-guard: true\n").
 	vigilExtra string
