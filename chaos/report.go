@@ -521,7 +521,8 @@ heal. vigil bounds the window from both ends:
   2.5 PING periods (625 ms here, at down-after 1000 ms; never under 600 ms)
   and from no majority of the nodes for 800 ms (nodes broadcast their
   state every 500 ms) raises the master's ` + "`min-replicas-to-write`" + ` to
-  1048576 + its value. Redis compares it with its count of good replicas on
+  1048576 + its value (never for a master without known replicas, which no
+  failover could replace). Redis compares it with its count of good replicas on
   every write, so the very next write gets ` + "`-NOREPLICAS`" + `. The decision is
   ` + "`failover.DecideFence`" + `, pure and table-tested. The fence is lifted only
   on positive evidence: the majority heard again with this master unchanged,

@@ -79,6 +79,10 @@ type FenceView struct {
 	// included. With a single voter the node is always "the majority" and
 	// never fences.
 	Voters int
+	// Replicas is how many replicas of the master this node knows. With
+	// none there is nothing the majority could promote, so a fence would
+	// protect no write and only refuse them all.
+	Replicas int
 	// MajorityHeard is the last time this node had fresh state from enough
 	// peers to make a majority with itself (the majority-th most recent
 	// peer state).
@@ -139,6 +143,9 @@ const (
 	FenceSkipReplicasAck
 	// FenceSuspect: the silences hold, but not yet for Confirm.
 	FenceSuspect
+	// FenceSkipNoReplicas: the master has no known replica, so no
+	// failover can replace it.
+	FenceSkipNoReplicas
 )
 
 var fenceReasonNames = [...]string{
@@ -153,6 +160,7 @@ var fenceReasonNames = [...]string{
 	FenceSkipBusy:        "busy",
 	FenceSkipReplicasAck: "replicas-acknowledge",
 	FenceSuspect:         "suspect",
+	FenceSkipNoReplicas:  "no-replicas",
 }
 
 func (r FenceReason) String() string {
@@ -190,6 +198,9 @@ func DecideFence(v FenceView, p FencePolicy) (bool, FenceReason) {
 	}
 	if v.Busy {
 		return false, FenceSkipBusy
+	}
+	if v.Replicas == 0 {
+		return false, FenceSkipNoReplicas
 	}
 	replicasSilent := v.Now.Sub(v.ReplicaSeen) >= p.ReplicaSilence
 	majoritySilent := v.Now.Sub(v.MajorityHeard) >= p.MajoritySilence

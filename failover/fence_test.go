@@ -14,7 +14,7 @@ func TestDecideFence(t *testing.T) {
 	// master answers, the last replica reply and peer state came just
 	// before the cut.
 	isolated := failover.FenceView{
-		Now: ms(1000), MasterUp: true, Voters: 3,
+		Now: ms(1000), MasterUp: true, Voters: 3, Replicas: 2,
 		MajorityHeard: ms(-100), ReplicaSeen: ms(-200), ReplicaAck: ms(-900),
 		SuspectSince: ms(850),
 	}
@@ -44,6 +44,9 @@ func TestDecideFence(t *testing.T) {
 		{"ack within the margin is no evidence", with(isolated, func(v *failover.FenceView) { v.ReplicaAck = ms(200) }), true, failover.FenceIsolated},
 		{"master down: moot", with(isolated, func(v *failover.FenceView) { v.MasterUp = false }), false, failover.FenceSkipMasterDown},
 		{"single node never fences", with(isolated, func(v *failover.FenceView) { v.Voters = 1 }), false, failover.FenceSkipSingleNode},
+		{"no known replica: nothing could replace the master", with(isolated, func(v *failover.FenceView) {
+			v.Replicas, v.ReplicaSeen, v.ReplicaAck = 0, time.Time{}, time.Time{}
+		}), false, failover.FenceSkipNoReplicas},
 		{"tilt decides nothing new", with(isolated, func(v *failover.FenceView) { v.Tilt = true }), false, failover.FenceSkipTilt},
 		{"busy with a failover", with(isolated, func(v *failover.FenceView) { v.Busy = true }), false, failover.FenceSkipBusy},
 
@@ -80,7 +83,7 @@ func TestFenceTimeline(t *testing.T) {
 	const tick = 100 * time.Millisecond
 	cut, heal := t0, t0.Add(10*time.Second)
 	var v failover.FenceView
-	v.MasterUp, v.Voters = true, 3
+	v.MasterUp, v.Voters, v.Replicas = true, 3, 2
 	var raised time.Time
 	for now := t0.Add(-5 * time.Second); now.Before(t0.Add(15 * time.Second)); now = now.Add(tick) {
 		v.Now = now
@@ -153,7 +156,7 @@ func TestMajorityHeardAt(t *testing.T) {
 func TestFenceNotRaisedByStall(t *testing.T) {
 	p := failover.DefaultFencePolicy()
 	var v failover.FenceView
-	v.MasterUp, v.Voters = true, 3
+	v.MasterUp, v.Voters, v.Replicas = true, 3, 2
 	stallFrom, stallTo := t0, t0.Add(1500*time.Millisecond)
 	for now := t0.Add(-2 * time.Second); now.Before(t0.Add(4 * time.Second)); now = now.Add(100 * time.Millisecond) {
 		if !now.Before(stallFrom) && now.Before(stallTo) {
@@ -198,7 +201,7 @@ func TestFencePolicyFor(t *testing.T) {
 	// The majority has been silent for minutes; the replica, PINGed every
 	// second, last answered 900 ms ago and is due again.
 	between := failover.FenceView{
-		Now: ms(60_000), MasterUp: true, Voters: 3,
+		Now: ms(60_000), MasterUp: true, Voters: 3, Replicas: 1,
 		ReplicaSeen: ms(59_100), SuspectSince: ms(59_000),
 	}
 	if fence, reason := failover.DecideFence(between, failover.DefaultFencePolicy()); !fence {

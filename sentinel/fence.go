@@ -20,7 +20,9 @@ import (
 // recounts the good replicas), so the master answers -NOREPLICAS to every
 // write from the next command on. Unlike CLIENT PAUSE WRITE it blocks
 // neither PUBLISH (hello messages) nor anything a returning node needs, and
-// clients get an error instead of a hang.
+// clients get an error instead of a hang. A master with no known replica
+// is never fenced: no failover can replace it, so a fence would only
+// refuse its writes.
 //
 // The fence is lifted only on positive evidence (failover.DecideFence): the
 // majority is heard again and still has this master, or a replica follows
@@ -93,6 +95,7 @@ func (n *Node) fenceLocked(g *group, now time.Time) {
 		Busy:         g.attempt != nil || g.switching,
 		Tilt:         n.tiltLocked(),
 		Voters:       len(g.peers) + 1,
+		Replicas:     len(g.replicas),
 		Fenced:       f.active,
 		FencedSince:  f.since,
 		SuspectSince: f.suspect,

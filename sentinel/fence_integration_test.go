@@ -209,12 +209,26 @@ func TestFenceNotRaisedWhileMajorityHeard(t *testing.T) {
 // 600 ms replica silence the node fenced and unfenced it every few
 // seconds.)
 func TestFenceNotRaisedBetweenPings(t *testing.T) {
+	testFenceNotRaisedAlone(t, 1, 5*time.Second)
+}
+
+// TestFenceNotRaisedWithoutReplicas: the same node watching a master
+// without replicas. No failover can replace that master, so a fence would
+// protect nothing and refuse every write.
+func TestFenceNotRaisedWithoutReplicas(t *testing.T) {
+	testFenceNotRaisedAlone(t, 0, time.Second)
+}
+
+// testFenceNotRaisedAlone starts one node whose two peers are known but
+// silent, watching a healthy master with replicas replicas, and checks
+// that the master stays writable and unfenced over four seconds.
+func testFenceNotRaisedAlone(t *testing.T, replicas int, downAfter time.Duration) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
 	ctx := context.Background()
-	grp := redistest.StartGroup(t, 1, redistest.Options{})
-	mc := master(t, grp.Master.Addr(), 2, 5*time.Second)
+	grp := redistest.StartGroup(t, replicas, redistest.Options{})
+	mc := master(t, grp.Master.Addr(), 2, downAfter)
 	cfg := testConfig(t, map[string]config.MasterConfig{"mymaster": mc})
 	cfg.Node.ID = strings.Repeat("1", 40)
 	seedState(t, cfg.Node.DataDir, &DurableState{Version: stateVersion, NodeID: cfg.Node.ID, Masters: map[string]*MasterRecord{
@@ -225,11 +239,11 @@ func TestFenceNotRaisedBetweenPings(t *testing.T) {
 	n := startNode(t, cfg)
 	fences, stop := n.Subscribe("*fence")
 	defer stop()
-	redistest.WaitFor(t, 15*time.Second, "the node to see the replica", func() bool {
+	redistest.WaitFor(t, 15*time.Second, "the node to see the replicas and know its peers", func() bool {
 		f := fieldMap(redisCLI(t, n.Addr(), "SENTINEL", "MASTER", "mymaster"))
-		return f["num-slaves"] == "1" && f["num-other-sentinels"] == "2"
+		return f["num-slaves"] == strconv.Itoa(replicas) && f["num-other-sentinels"] == "2"
 	})
-	// Watch four PING periods: writes must keep being acknowledged.
+	// Watch four seconds: writes must keep being acknowledged.
 	watch := time.NewTimer(4 * time.Second)
 	defer watch.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -237,7 +251,7 @@ func TestFenceNotRaisedBetweenPings(t *testing.T) {
 	for {
 		select {
 		case ev := <-fences:
-			t.Fatalf("healthy master, replica answering every second: %s %s", ev.Type, ev.Payload)
+			t.Fatalf("healthy master, %d replicas answering: %s %s", replicas, ev.Type, ev.Payload)
 		case <-tick.C:
 			if err := grp.Master.Client().Set(ctx, "k", "v", 0).Err(); err != nil {
 				t.Fatalf("write refused: %v", err)
