@@ -165,7 +165,7 @@ func cmdACL(n *Node, c *clientConn, args []string) bool {
 		c.w.Error(subcommandError(args[1], "acl"))
 		return false
 	}
-	if (arity > 0 && len(args) != arity) || (arity < 0 && len(args) < -arity) ||
+	if !arityOK(arity, len(args)) ||
 		((sub == "cat" || sub == "genpass" || sub == "log") && len(args) > 3) {
 		c.w.Error(subArityError("acl", sub))
 		return false

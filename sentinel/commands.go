@@ -62,7 +62,7 @@ func (n *Node) dispatch(c *clientConn, raw [][]byte, now time.Time) (quit bool) 
 			c.w.Error(unknownCommandError(args))
 			return false
 		}
-		if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
+		if !arityOK(cmd.arity, len(args)) {
 			c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", c.lastCmd))
 			return false
 		}
@@ -84,6 +84,13 @@ func (n *Node) dispatch(c *clientConn, raw [][]byte, now time.Time) (quit bool) 
 		return false
 	}
 	return cmd.run(n, c, args)
+}
+
+// arityOK reports whether n arguments (command name included) fit arity,
+// in redis-server's convention: exactly arity when positive, at least
+// -arity when negative.
+func arityOK(arity, n int) bool {
+	return (arity <= 0 || n == arity) && (arity >= 0 || n >= -arity)
 }
 
 // unknownCommandError is redis-server's error text for an unknown command,

@@ -59,7 +59,7 @@ func cmdSentinel(n *Node, c *clientConn, args []string) bool {
 			c.w.Error(subcommandError(args[1], "sentinel"))
 			return false
 		}
-		if (found.arity > 0 && len(args) != found.arity) || (found.arity < 0 && len(args) < -found.arity) {
+		if !arityOK(found.arity, len(args)) {
 			c.w.Error(subArityError("sentinel", args[1]))
 			return false
 		}
