@@ -47,9 +47,8 @@ type deployOptions struct {
 	controllers, quorum int
 	persistence         bool // append-only file with fsync always on every server
 	writer              bool // start the writer
-	// downAfterFrom, when set, picks the down-after from the settings
-	// instead of their downAfter.
-	downAfterFrom func(settings) time.Duration
+	// downAfter overrides the settings' when not zero.
+	downAfter time.Duration
 }
 
 // setup starts the group, the controllers and the observers, and waits
@@ -63,8 +62,8 @@ func setup(ctx context.Context, env *testbed.Env, kind testbed.Kind, cfg setting
 	if opts.quorum > 0 {
 		cfg.quorum = opts.quorum
 	}
-	if opts.downAfterFrom != nil {
-		cfg.downAfter = opts.downAfterFrom(cfg)
+	if opts.downAfter > 0 {
+		cfg.downAfter = opts.downAfter
 	}
 	d.cfg = cfg
 	var masterAt, replicasAt testbed.Placement
