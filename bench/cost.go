@@ -162,36 +162,21 @@ func (b *bench) costSection(ctx context.Context) []CostResult {
 	ticks, pipeTicks := map[*costSubject]int64{}, map[*costSubject]int64{}
 	for range costBenchRepeats {
 		for _, sub := range live() {
-			for _, pipeline := range []int{1, costPipeline} {
-				s0, err := testbed.ReadProcStats(sub.pid)
-				if err != nil {
-					fail(sub, err)
-					break
-				}
-				reqs := o.costReqs
-				if pipeline > 1 {
-					reqs = sub.res.PipeRequests
-				}
-				rps, err := runRedisBenchmark(ctx, sub.port, o.masterName, reqs, pipeline)
-				if ctx.Err() != nil {
-					return results()
-				}
-				if err != nil {
-					fail(sub, err)
-					break
-				}
-				s1, err := testbed.ReadProcStats(sub.pid)
-				if err != nil {
-					fail(sub, err)
-					break
-				}
-				if pipeline > 1 {
-					sub.res.PipeRPSRuns = append(sub.res.PipeRPSRuns, rps)
-					pipeTicks[sub] += s1.CPUTicks - s0.CPUTicks
-				} else {
-					sub.res.BenchRPSRuns = append(sub.res.BenchRPSRuns, rps)
-					ticks[sub] += s1.CPUTicks - s0.CPUTicks
-				}
+			rps, t, err := benchRun(ctx, sub, o.masterName, o.costReqs, 1)
+			if err == nil {
+				sub.res.BenchRPSRuns = append(sub.res.BenchRPSRuns, rps)
+				ticks[sub] += t
+				rps, t, err = benchRun(ctx, sub, o.masterName, sub.res.PipeRequests, costPipeline)
+			}
+			if err == nil {
+				sub.res.PipeRPSRuns = append(sub.res.PipeRPSRuns, rps)
+				pipeTicks[sub] += t
+			}
+			if ctx.Err() != nil {
+				return results()
+			}
+			if err != nil {
+				fail(sub, err)
 			}
 		}
 	}
@@ -240,6 +225,25 @@ func (b *bench) costStart(ctx context.Context, sub *costSubject) error {
 	}
 	sub.pid, sub.port = ctrls[0].Proc().PID(), ctrls[0].Port
 	return nil
+}
+
+// benchRun runs redis-benchmark once against sub's controller and returns
+// the requests per second it reported and the controller's CPU ticks over
+// the run.
+func benchRun(ctx context.Context, sub *costSubject, name string, requests, pipeline int) (float64, int64, error) {
+	s0, err := testbed.ReadProcStats(sub.pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	rps, err := runRedisBenchmark(ctx, sub.port, name, requests, pipeline)
+	if err != nil {
+		return 0, 0, err
+	}
+	s1, err := testbed.ReadProcStats(sub.pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	return rps, s1.CPUTicks - s0.CPUTicks, nil
 }
 
 // rpsPattern finds redis-benchmark's "N requests per second".
